@@ -1,0 +1,22 @@
+// Command vendas-connect is a custom Benthos build that simulates an
+// e-commerce sales stream on Kafka and aggregates it per product.
+package main
+
+import (
+	"context"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	_ "github.com/redpanda-data/benthos/v4/public/components/io"
+	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
+)
+
+// Version is set at build time with -ldflags "-X main.Version=...".
+var Version = "dev"
+
+func main() {
+	service.RunCLI(context.Background(),
+		service.CLIOptSetBinaryName("vendas-connect"),
+		service.CLIOptSetVersion(Version, ""),
+	)
+}

@@ -1,0 +1,647 @@
+package order
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Limits that keep every sum in int64 and a hostile record from costing more
+// than it is worth.
+const (
+	MaxQuantity  = 1_000_000
+	MaxUnitPrice = Cents(100_000_000_00) // R$ 100 milhões
+	MaxTotal     = Cents(1_000_000_000_00)
+	MaxItems     = 1000
+	maxInterned  = 100_000
+	maxDepth     = 64
+)
+
+// DecodeError says which field of an order is wrong and why. Field is a path
+// such as "produtos[1].quantidade", or empty when the record is not JSON.
+type DecodeError struct {
+	Field  string
+	Reason string
+}
+
+func (e *DecodeError) Error() string {
+	if e.Field == "" {
+		return e.Reason
+	}
+	return e.Field + ": " + e.Reason
+}
+
+// Decoder parses orders strictly: every field of CONTRACT.md must be present
+// once, with its type and its rules; unknown fields are skipped so the format
+// can grow. A Decoder reuses its memory and is not safe for concurrent use.
+type Decoder struct {
+	buf     []byte
+	pos     int
+	scratch []byte
+	// names interns product names: a catalog is small, so after warm-up
+	// decoding an item allocates nothing.
+	names map[string]string
+}
+
+// NewDecoder returns a Decoder.
+func NewDecoder() *Decoder {
+	return &Decoder{names: make(map[string]string, 256)}
+}
+
+// Decode parses data into o, reusing o.Items. On error o is unspecified.
+func (d *Decoder) Decode(data []byte, o *Order) error {
+	d.buf, d.pos = data, 0
+	o.Items = o.Items[:0]
+	if err := d.order(o); err != nil {
+		return err
+	}
+	d.ws()
+	if d.pos != len(d.buf) {
+		return d.syntax("unexpected data after the order")
+	}
+	return validate(o)
+}
+
+// Decode parses one order with a fresh Decoder.
+func Decode(data []byte) (*Order, error) {
+	var o Order
+	if err := NewDecoder().Decode(data, &o); err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
+func (d *Decoder) syntax(msg string) error {
+	return &DecodeError{Reason: fmt.Sprintf("invalid JSON at byte %d: %s", d.pos, msg)}
+}
+
+func fieldErr(field, format string, args ...any) error {
+	return &DecodeError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+func itemField(i int, name string) string {
+	return FieldProducts + "[" + strconv.Itoa(i) + "]." + name
+}
+
+const (
+	seenID = 1 << iota
+	seenCustomer
+	seenProducts
+	seenTotal
+	seenSoldAt
+	seenAll = seenID | seenCustomer | seenProducts | seenTotal | seenSoldAt
+)
+
+var topFields = [...]struct {
+	name string
+	bit  int
+}{{FieldID, seenID}, {FieldCustomer, seenCustomer}, {FieldProducts, seenProducts}, {FieldTotal, seenTotal}, {FieldSoldAt, seenSoldAt}}
+
+func (d *Decoder) order(o *Order) error {
+	d.ws()
+	if d.pos >= len(d.buf) {
+		return &DecodeError{Reason: "empty record, expected a JSON object"}
+	}
+	if d.buf[d.pos] != '{' {
+		if k := d.kindAt(); k != "" {
+			return &DecodeError{Reason: "expected a JSON object, got " + k}
+		}
+		return d.syntax("expected a JSON object")
+	}
+	seen := 0
+	err := d.object(func(key []byte) error {
+		switch string(key) {
+		case FieldID:
+			return d.topOnce(&seen, seenID, FieldID, func() error {
+				s, err := d.stringField(FieldID)
+				if err == nil && s == "" {
+					return fieldErr(FieldID, "empty string")
+				}
+				o.ID = s
+				return err
+			})
+		case FieldCustomer:
+			return d.topOnce(&seen, seenCustomer, FieldCustomer, func() error {
+				b, err := d.stringBytes(FieldCustomer)
+				if err != nil {
+					return err
+				}
+				if err := ValidateCPF(b); err != nil {
+					return fieldErr(FieldCustomer, "invalid CPF %q: %v", b, err)
+				}
+				o.Customer = string(b)
+				return nil
+			})
+		case FieldProducts:
+			return d.topOnce(&seen, seenProducts, FieldProducts, func() error { return d.items(o) })
+		case FieldTotal:
+			return d.topOnce(&seen, seenTotal, FieldTotal, func() error {
+				c, err := d.money(FieldTotal)
+				o.Total = c
+				return err
+			})
+		case FieldSoldAt:
+			return d.topOnce(&seen, seenSoldAt, FieldSoldAt, func() error {
+				b, err := d.stringBytes(FieldSoldAt)
+				if err != nil {
+					return err
+				}
+				t, err := ParseLocalTime(b)
+				if err != nil {
+					return fieldErr(FieldSoldAt, "%q: %v", b, err)
+				}
+				o.SoldAt = t
+				return nil
+			})
+		}
+		return d.skipValue(0)
+	})
+	if err != nil {
+		return err
+	}
+	if seen != seenAll {
+		for _, f := range topFields {
+			if seen&f.bit == 0 {
+				return fieldErr(f.name, "missing")
+			}
+		}
+	}
+	return nil
+}
+
+func (d *Decoder) topOnce(seen *int, bit int, name string, parse func() error) error {
+	if *seen&bit != 0 {
+		return fieldErr(name, "appears twice")
+	}
+	*seen |= bit
+	return parse()
+}
+
+func (d *Decoder) items(o *Order) error {
+	d.ws()
+	if d.pos >= len(d.buf) || d.buf[d.pos] != '[' {
+		return d.typeErr(FieldProducts, "an array of products")
+	}
+	d.pos++
+	d.ws()
+	if d.pos < len(d.buf) && d.buf[d.pos] == ']' {
+		d.pos++
+		return fieldErr(FieldProducts, "empty, an order has at least one product")
+	}
+	for i := 0; ; i++ {
+		if i >= MaxItems {
+			return fieldErr(FieldProducts, "more than %d products", MaxItems)
+		}
+		if err := d.item(o, i); err != nil {
+			return err
+		}
+		d.ws()
+		if d.pos >= len(d.buf) {
+			return d.syntax("unterminated array")
+		}
+		switch d.buf[d.pos] {
+		case ',':
+			d.pos++
+		case ']':
+			d.pos++
+			return nil
+		default:
+			return d.syntax("expected ',' or ']' in " + FieldProducts)
+		}
+	}
+}
+
+func (d *Decoder) item(o *Order, i int) error {
+	d.ws()
+	if d.pos >= len(d.buf) || d.buf[d.pos] != '{' {
+		return d.typeErr(FieldProducts+"["+strconv.Itoa(i)+"]", "an object")
+	}
+	var it Item
+	var seen [3]bool
+	err := d.object(func(key []byte) error {
+		k := -1
+		switch string(key) {
+		case FieldName:
+			k = 0
+		case FieldQuantity:
+			k = 1
+		case FieldUnitPrice:
+			k = 2
+		default:
+			return d.skipValue(0)
+		}
+		if seen[k] {
+			return fieldErr(itemField(i, string(key)), "appears twice")
+		}
+		seen[k] = true
+		switch k {
+		case 0:
+			b, err := d.stringBytes(FieldName)
+			if err != nil {
+				return withField(err, itemField(i, FieldName))
+			}
+			if len(b) == 0 {
+				return fieldErr(itemField(i, FieldName), "empty string")
+			}
+			it.Name = d.intern(b)
+		case 1:
+			tok, err := d.number()
+			if err != nil {
+				return withField(err, itemField(i, FieldQuantity))
+			}
+			n, err := parseInt(tok)
+			if err != nil {
+				return fieldErr(itemField(i, FieldQuantity), "expected an integer, got %s", tok)
+			}
+			if n < 1 || n > MaxQuantity {
+				return fieldErr(itemField(i, FieldQuantity), "must be an integer from 1 to %d, got %d", MaxQuantity, n)
+			}
+			it.Quantity = n
+		case 2:
+			c, err := d.money(itemField(i, FieldUnitPrice))
+			if err != nil {
+				return err
+			}
+			if c <= 0 || c > MaxUnitPrice {
+				return fieldErr(itemField(i, FieldUnitPrice), "must be greater than 0 and at most %s, got %s", MaxUnitPrice, c)
+			}
+			it.UnitPrice = c
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for k, name := range [3]string{FieldName, FieldQuantity, FieldUnitPrice} {
+		if !seen[k] {
+			return fieldErr(itemField(i, name), "missing")
+		}
+	}
+	o.Items = append(o.Items, it)
+	return nil
+}
+
+// withField puts a field path on a type error that was raised without one.
+func withField(err error, field string) error {
+	var de *DecodeError
+	if errors.As(err, &de) && de.Field != "" && de.Field != field {
+		return &DecodeError{Field: field, Reason: de.Reason}
+	}
+	return err
+}
+
+func validate(o *Order) error {
+	if o.Total <= 0 || o.Total > MaxTotal {
+		return fieldErr(FieldTotal, "must be greater than 0 and at most %s, got %s", MaxTotal, o.Total)
+	}
+	var sum Cents
+	for i := range o.Items {
+		sum += Cents(o.Items[i].Quantity) * o.Items[i].UnitPrice
+		if sum > MaxTotal {
+			return fieldErr(FieldTotal, "sum of the products exceeds %s", MaxTotal)
+		}
+	}
+	if sum != o.Total {
+		return fieldErr(FieldTotal, "is %s but the products sum to %s", o.Total, sum)
+	}
+	return nil
+}
+
+func (d *Decoder) intern(b []byte) string {
+	if s, ok := d.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(d.names) < maxInterned {
+		d.names[s] = s
+	}
+	return s
+}
+
+func (d *Decoder) money(field string) (Cents, error) {
+	tok, err := d.number()
+	if err != nil {
+		return 0, withField(err, field)
+	}
+	c, err := ParseCents(tok)
+	if err != nil {
+		return 0, fieldErr(field, "%s: %v", tok, err)
+	}
+	return c, nil
+}
+
+func (d *Decoder) stringField(field string) (string, error) {
+	b, err := d.stringBytes(field)
+	return string(b), err
+}
+
+// stringBytes reads a JSON string. The result aliases the input or the
+// decoder's scratch space and is valid until the next call.
+func (d *Decoder) stringBytes(field string) ([]byte, error) {
+	d.ws()
+	if d.pos >= len(d.buf) || d.buf[d.pos] != '"' {
+		return nil, d.typeErr(field, "a string")
+	}
+	return d.str()
+}
+
+func (d *Decoder) typeErr(field, want string) error {
+	k := d.kindAt()
+	if k == "" {
+		return d.syntax("expected a value for " + field)
+	}
+	return fieldErr(field, "expected %s, got %s", want, k)
+}
+
+// kindAt names the JSON type of the value at the current position.
+func (d *Decoder) kindAt() string {
+	if d.pos >= len(d.buf) {
+		return ""
+	}
+	switch c := d.buf[d.pos]; {
+	case c == '"':
+		return "a string"
+	case c == '{':
+		return "an object"
+	case c == '[':
+		return "an array"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == 'n':
+		return "null"
+	case c == '-' || (c >= '0' && c <= '9'):
+		return "a number"
+	}
+	return ""
+}
+
+func (d *Decoder) ws() {
+	for d.pos < len(d.buf) {
+		switch d.buf[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+// object walks an object whose '{' is at the current position, calling fn
+// with each key positioned at its value.
+func (d *Decoder) object(fn func(key []byte) error) error {
+	d.pos++ // '{'
+	d.ws()
+	if d.pos < len(d.buf) && d.buf[d.pos] == '}' {
+		d.pos++
+		return nil
+	}
+	for {
+		d.ws()
+		if d.pos >= len(d.buf) || d.buf[d.pos] != '"' {
+			return d.syntax("expected a field name")
+		}
+		key, err := d.str()
+		if err != nil {
+			return err
+		}
+		d.ws()
+		if d.pos >= len(d.buf) || d.buf[d.pos] != ':' {
+			return d.syntax("expected ':' after a field name")
+		}
+		d.pos++
+		if err := fn(key); err != nil {
+			return err
+		}
+		d.ws()
+		if d.pos >= len(d.buf) {
+			return d.syntax("unterminated object")
+		}
+		switch d.buf[d.pos] {
+		case ',':
+			d.pos++
+		case '}':
+			d.pos++
+			return nil
+		default:
+			return d.syntax("expected ',' or '}'")
+		}
+	}
+}
+
+// str reads a string whose '"' is at the current position.
+func (d *Decoder) str() ([]byte, error) {
+	d.pos++
+	start := d.pos
+	for i := d.pos; i < len(d.buf); i++ {
+		c := d.buf[i]
+		switch {
+		case c == '"':
+			d.pos = i + 1
+			s := d.buf[start:i]
+			if !utf8.Valid(s) {
+				return nil, d.syntax("string is not valid UTF-8")
+			}
+			return s, nil
+		case c == '\\':
+			return d.strEscaped(start)
+		case c < 0x20:
+			d.pos = i
+			return nil, d.syntax("control character in string")
+		}
+	}
+	d.pos = len(d.buf)
+	return nil, d.syntax("unterminated string")
+}
+
+func (d *Decoder) strEscaped(start int) ([]byte, error) {
+	out := d.scratch[:0]
+	i := start
+	for i < len(d.buf) {
+		c := d.buf[i]
+		switch {
+		case c == '"':
+			d.pos = i + 1
+			d.scratch = out
+			if !utf8.Valid(out) {
+				return nil, d.syntax("string is not valid UTF-8")
+			}
+			return out, nil
+		case c < 0x20:
+			d.pos = i
+			return nil, d.syntax("control character in string")
+		case c != '\\':
+			out = append(out, c)
+			i++
+			continue
+		}
+		if i+1 >= len(d.buf) {
+			break
+		}
+		i++
+		switch e := d.buf[i]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, n := d.hex4(i + 1)
+			if n < 0 {
+				d.pos = i
+				return nil, d.syntax("bad \\u escape")
+			}
+			i += 4
+			if utf16IsHigh(r) {
+				if i+6 < len(d.buf) && d.buf[i+1] == '\\' && d.buf[i+2] == 'u' {
+					if r2, n2 := d.hex4(i + 3); n2 >= 0 && r2 >= 0xDC00 && r2 <= 0xDFFF {
+						r = 0x10000 + (r-0xD800)<<10 + (r2 - 0xDC00)
+						i += 6
+					} else {
+						r = utf8.RuneError
+					}
+				} else {
+					r = utf8.RuneError
+				}
+			} else if r >= 0xDC00 && r <= 0xDFFF {
+				r = utf8.RuneError
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			d.pos = i
+			return nil, d.syntax("bad escape in string")
+		}
+		i++
+	}
+	d.pos = len(d.buf)
+	d.scratch = out
+	return nil, d.syntax("unterminated string")
+}
+
+func utf16IsHigh(r rune) bool { return r >= 0xD800 && r <= 0xDBFF }
+
+func (d *Decoder) hex4(i int) (rune, int) {
+	if i+4 > len(d.buf) {
+		return 0, -1
+	}
+	var r rune
+	for _, c := range d.buf[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, -1
+		}
+	}
+	return r, 4
+}
+
+// number returns the token of a JSON number, checked against JSON's grammar.
+func (d *Decoder) number() ([]byte, error) {
+	d.ws()
+	if k := d.kindAt(); k != "a number" {
+		if k == "" {
+			return nil, d.syntax("expected a number")
+		}
+		return nil, &DecodeError{Field: "?", Reason: "expected a number, got " + k}
+	}
+	start := d.pos
+	i := d.pos
+	if d.buf[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(d.buf) && d.buf[i] >= '0' && d.buf[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if digits() == 0 {
+		d.pos = i
+		return nil, d.syntax("bad number")
+	}
+	if i < len(d.buf) && d.buf[i] == '.' {
+		i++
+		if digits() == 0 {
+			d.pos = i
+			return nil, d.syntax("bad number")
+		}
+	}
+	if i < len(d.buf) && (d.buf[i] == 'e' || d.buf[i] == 'E') {
+		i++
+		if i < len(d.buf) && (d.buf[i] == '+' || d.buf[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			d.pos = i
+			return nil, d.syntax("bad number")
+		}
+	}
+	d.pos = i
+	return d.buf[start:i], nil
+}
+
+// skipValue checks and skips any JSON value (an unknown field's).
+func (d *Decoder) skipValue(depth int) error {
+	if depth > maxDepth {
+		return d.syntax("nested too deep")
+	}
+	d.ws()
+	if d.pos >= len(d.buf) {
+		return d.syntax("expected a value")
+	}
+	switch c := d.buf[d.pos]; {
+	case c == '"':
+		_, err := d.str()
+		return err
+	case c == '{':
+		return d.object(func([]byte) error { return d.skipValue(depth + 1) })
+	case c == '[':
+		d.pos++
+		d.ws()
+		if d.pos < len(d.buf) && d.buf[d.pos] == ']' {
+			d.pos++
+			return nil
+		}
+		for {
+			if err := d.skipValue(depth + 1); err != nil {
+				return err
+			}
+			d.ws()
+			if d.pos >= len(d.buf) {
+				return d.syntax("unterminated array")
+			}
+			if d.buf[d.pos] == ']' {
+				d.pos++
+				return nil
+			}
+			if d.buf[d.pos] != ',' {
+				return d.syntax("expected ',' or ']'")
+			}
+			d.pos++
+		}
+	case c == '-' || (c >= '0' && c <= '9'):
+		_, err := d.number()
+		return err
+	}
+	for _, lit := range [...]string{"true", "false", "null"} {
+		if len(d.buf)-d.pos >= len(lit) && string(d.buf[d.pos:d.pos+len(lit)]) == lit {
+			d.pos += len(lit)
+			return nil
+		}
+	}
+	return d.syntax("unexpected character")
+}

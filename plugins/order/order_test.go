@@ -1,0 +1,180 @@
+package order
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const validOrder = `{"id_ordem":"a1","documento_cliente":"529.982.247-25","produtos":[{"nome":"Notebook Dell Inspiron 15","quantidade":2,"preco_unitario":3499.90},{"nome":"Mouse \"Gamer\"","quantidade":1,"preco_unitario":0.1}],"valor_total":6999.90,"data_hora_venda":"24/11/2026 18:03:59"}`
+
+func TestDecodeValid(t *testing.T) {
+	o, err := Decode([]byte(validOrder))
+	require.NoError(t, err)
+	assert.Equal(t, "a1", o.ID)
+	assert.Equal(t, "529.982.247-25", o.Customer)
+	require.Len(t, o.Items, 2)
+	assert.Equal(t, Item{Name: "Notebook Dell Inspiron 15", Quantity: 2, UnitPrice: 349990}, o.Items[0])
+	assert.Equal(t, Item{Name: `Mouse "Gamer"`, Quantity: 1, UnitPrice: 10}, o.Items[1])
+	assert.Equal(t, Cents(699990), o.Total)
+	assert.Equal(t, LocalTime{2026, 11, 24, 18, 3, 59}, o.SoldAt)
+}
+
+func TestRoundTrip(t *testing.T) {
+	in := Order{
+		ID:       "3f2a",
+		Customer: "111.444.777-35",
+		Items: []Item{
+			{Name: "Café \\ Torrado\n", Quantity: 3, UnitPrice: 2990},
+			{Name: "Smart TV 55\" 4K", Quantity: 1, UnitPrice: 299999},
+		},
+		SoldAt: LocalTime{2024, 2, 29, 0, 0, 1},
+	}
+	in.Total = in.ItemsTotal()
+	b := in.AppendJSON(nil)
+	require.True(t, json.Valid(b), string(b))
+
+	out, err := Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, in, *out)
+	// encoding/json must read the same numbers we meant.
+	var generic map[string]any
+	require.NoError(t, json.Unmarshal(b, &generic))
+	assert.InDelta(t, 3089.69, generic["valor_total"], 1e-9)
+	assert.Equal(t, string(b), string(out.AppendJSON(nil)))
+}
+
+func TestDecodeErrors(t *testing.T) {
+	items := `[{"nome":"X","quantidade":2,"preco_unitario":10.00}]`
+	mk := func(id, cpf, prods, total, date string) string {
+		return `{"id_ordem":` + id + `,"documento_cliente":` + cpf + `,"produtos":` + prods + `,"valor_total":` + total + `,"data_hora_venda":` + date + `}`
+	}
+	okID, okCPF, okTotal, okDate := `"x"`, `"529.982.247-25"`, `20.00`, `"01/01/2026 10:00:00"`
+	cases := []struct {
+		name, in, want string
+	}{
+		{"not json", `hello`, "invalid JSON at byte 0"},
+		{"empty", ``, "empty record"},
+		{"array", `[1]`, "expected a JSON object, got an array"},
+		{"truncated", validOrder[:40], "invalid JSON"},
+		{"trailing", validOrder + `x`, "unexpected data after the order"},
+		{"missing id", `{"documento_cliente":"529.982.247-25","produtos":` + items + `,"valor_total":20,"data_hora_venda":"01/01/2026 10:00:00"}`, "id_ordem: missing"},
+		{"missing products", `{"id_ordem":"x","documento_cliente":"529.982.247-25","valor_total":20,"data_hora_venda":"01/01/2026 10:00:00"}`, "produtos: missing"},
+		{"duplicate field", `{"id_ordem":"x","id_ordem":"y"}`, "id_ordem: appears twice"},
+		{"id number", mk(`7`, okCPF, items, okTotal, okDate), "id_ordem: expected a string, got a number"},
+		{"id empty", mk(`""`, okCPF, items, okTotal, okDate), "id_ordem: empty string"},
+		{"cpf digits", mk(okID, `"529.982.247-26"`, items, okTotal, okDate), `documento_cliente: invalid CPF "529.982.247-26": check digits do not match`},
+		{"cpf format", mk(okID, `"52998224725"`, items, okTotal, okDate), "documento_cliente: invalid CPF \"52998224725\": not formatted 000.000.000-00"},
+		{"cpf repeated", mk(okID, `"111.111.111-11"`, items, okTotal, okDate), "all eleven digits are equal"},
+		{"cpf null", mk(okID, `null`, items, okTotal, okDate), "documento_cliente: expected a string, got null"},
+		{"products object", mk(okID, okCPF, `{}`, okTotal, okDate), "produtos: expected an array of products, got an object"},
+		{"products empty", mk(okID, okCPF, `[]`, `0`, okDate), "produtos: empty"},
+		{"item not object", mk(okID, okCPF, `[1]`, okTotal, okDate), "produtos[0]: expected an object, got a number"},
+		{"name missing", mk(okID, okCPF, `[{"quantidade":2,"preco_unitario":10}]`, okTotal, okDate), "produtos[0].nome: missing"},
+		{"name number", mk(okID, okCPF, `[{"nome":1,"quantidade":2,"preco_unitario":10}]`, okTotal, okDate), "produtos[0].nome: expected a string, got a number"},
+		{"name empty", mk(okID, okCPF, `[{"nome":"","quantidade":2,"preco_unitario":10}]`, okTotal, okDate), "produtos[0].nome: empty string"},
+		{"quantity zero", mk(okID, okCPF, `[{"nome":"X","quantidade":0,"preco_unitario":10}]`, `0`, okDate), "produtos[0].quantidade: must be an integer from 1 to 1000000, got 0"},
+		{"quantity fraction", mk(okID, okCPF, `[{"nome":"X","quantidade":1.5,"preco_unitario":10}]`, okTotal, okDate), "produtos[0].quantidade: expected an integer, got 1.5"},
+		{"quantity string", mk(okID, okCPF, `[{"nome":"X","quantidade":"2","preco_unitario":10}]`, okTotal, okDate), "produtos[0].quantidade: expected a number, got a string"},
+		{"price zero", mk(okID, okCPF, `[{"nome":"X","quantidade":2,"preco_unitario":0}]`, `0`, okDate), "produtos[0].preco_unitario: must be greater than 0"},
+		{"price negative", mk(okID, okCPF, `[{"nome":"X","quantidade":2,"preco_unitario":-1.00}]`, okTotal, okDate), "produtos[0].preco_unitario: must be greater than 0"},
+		{"price three decimals", mk(okID, okCPF, `[{"nome":"X","quantidade":2,"preco_unitario":10.001}]`, okTotal, okDate), "produtos[0].preco_unitario: 10.001: more than two decimals"},
+		{"price exponent", mk(okID, okCPF, `[{"nome":"X","quantidade":2,"preco_unitario":1e1}]`, okTotal, okDate), "produtos[0].preco_unitario: 1e1: not a plain decimal number"},
+		{"item duplicate", mk(okID, okCPF, `[{"nome":"X","nome":"Y"}]`, okTotal, okDate), "produtos[0].nome: appears twice"},
+		{"second item", mk(okID, okCPF, `[{"nome":"X","quantidade":2,"preco_unitario":10},{"nome":"Y","quantidade":-3,"preco_unitario":10}]`, okTotal, okDate), "produtos[1].quantidade: must be an integer from 1"},
+		{"total mismatch", mk(okID, okCPF, items, `20.01`, okDate), "valor_total: is 20.01 but the products sum to 20.00"},
+		{"total string", mk(okID, okCPF, items, `"20.00"`, okDate), "valor_total: expected a number, got a string"},
+		{"date format", mk(okID, okCPF, items, okTotal, `"2026-01-01T10:00:00"`), `data_hora_venda: "2026-01-01T10:00:00": not a date-time DD/MM/YYYY HH:MM:SS`},
+		{"date range", mk(okID, okCPF, items, okTotal, `"30/02/2026 10:00:00"`), "data_hora_venda: \"30/02/2026 10:00:00\": no such date or time"},
+		{"hour range", mk(okID, okCPF, items, okTotal, `"01/01/2026 24:00:00"`), "no such date or time"},
+		{"bad escape", mk(`"a\q"`, okCPF, items, okTotal, okDate), "bad escape in string"},
+		{"bad utf8", mk("\"a\xff\"", okCPF, items, okTotal, okDate), "not valid UTF-8"},
+	}
+	d := NewDecoder()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var o Order
+			err := d.Decode([]byte(tc.in), &o)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestDecodeSkipsUnknownFields(t *testing.T) {
+	in := strings.Replace(validOrder, `{"id_ordem"`, `{"canal":{"tipo":["app",1,true,null,-2.5e3]},"id_ordem"`, 1)
+	in = strings.Replace(in, `"quantidade":2,`, `"quantidade":2,"sku":"N-15",`, 1)
+	o, err := Decode([]byte(in))
+	require.NoError(t, err)
+	assert.Equal(t, Cents(699990), o.Total)
+}
+
+func TestDecodeEscapes(t *testing.T) {
+	in := strings.Replace(validOrder, `"Notebook Dell Inspiron 15"`, `"Caf\u00e9 \ud83d\ude00 \/ \t"`, 1)
+	o, err := Decode([]byte(in))
+	require.NoError(t, err)
+	assert.Equal(t, "Café 😀 / \t", o.Items[0].Name)
+}
+
+func TestParseCents(t *testing.T) {
+	cases := []struct {
+		in   string
+		want Cents
+		err  bool
+	}{
+		{"0", 0, false}, {"12", 1200, false}, {"12.5", 1250, false}, {"12.50", 1250, false},
+		{"12.500", 1250, false}, {"0.01", 1, false}, {"-3.10", -310, false},
+		{"12.501", 0, true}, {"01", 0, true}, {".5", 0, true}, {"5.", 0, true}, {"1e2", 0, true},
+		{"", 0, true}, {"-", 0, true}, {"99999999999999999999", 0, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			c, err := ParseCents([]byte(tc.in))
+			if tc.err {
+				assert.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, c)
+		})
+	}
+}
+
+func TestCentsFormat(t *testing.T) {
+	assert.Equal(t, "3499.90", Cents(349990).String())
+	assert.Equal(t, "0.05", Cents(5).String())
+	assert.Equal(t, "-1.00", Cents(-100).String())
+	assert.Equal(t, "R$ 1.234,56", Cents(123456).BRL())
+	assert.Equal(t, "R$ 0,07", Cents(7).BRL())
+	assert.Equal(t, "R$ 123,00", Cents(12300).BRL())
+	assert.Equal(t, "R$ 1.441.958,80", Cents(144195880).BRL())
+	assert.Equal(t, "-R$ 1.000,00", Cents(-100000).BRL())
+}
+
+func TestCPF(t *testing.T) {
+	// Known valid CPFs (published examples) and their invalid neighbours.
+	for _, s := range []string{"529.982.247-25", "111.444.777-35", "123.456.789-09"} {
+		assert.NoError(t, ValidateCPF([]byte(s)), s)
+		b := []byte(s)
+		b[13] = '0' + (b[13]-'0'+1)%10
+		assert.Error(t, ValidateCPF(b), string(b))
+	}
+	base := [9]byte{1, 2, 3, 4, 5, 6, 7, 8, 9}
+	assert.Equal(t, "123.456.789-09", string(AppendCPF(nil, &base)))
+}
+
+func TestLocalTime(t *testing.T) {
+	instant := time.Date(2026, 11, 24, 21, 3, 59, 0, time.UTC) // São Paulo is UTC-3
+	lt := LocalTimeOf(instant)
+	assert.Equal(t, "24/11/2026 18:03:59", lt.String())
+	assert.True(t, lt.Time().Equal(instant))
+	p, err := ParseLocalTime([]byte("29/02/2028 23:59:59"))
+	require.NoError(t, err)
+	assert.Equal(t, "29/02/2028 23:59:59", p.String())
+	_, err = ParseLocalTime([]byte("29/02/2027 23:59:59"))
+	assert.Error(t, err)
+}
