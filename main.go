@@ -9,6 +9,8 @@ import (
 
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
+
+	_ "github.com/vendas-connect/vendas-connect/plugins/generator"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".

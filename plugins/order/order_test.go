@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -177,4 +178,24 @@ func TestLocalTime(t *testing.T) {
 	assert.Equal(t, "29/02/2028 23:59:59", p.String())
 	_, err = ParseLocalTime([]byte("29/02/2027 23:59:59"))
 	assert.Error(t, err)
+}
+
+func TestPlainString(t *testing.T) {
+	cases := map[string]bool{
+		"": true, "abc": true, "Notebook Dell Inspiron 15": true, "Café Pilão 500g 12345678": true,
+		`Smart TV 55" 4K`: false, "a\\b": false, "tab\there and more text": false, "\x7f12345678": true,
+		"12345678\x01": false, "bad \xff utf8 here": false, "ü": true, "0123456789abcdef\"": false,
+	}
+	for s, want := range cases {
+		assert.Equal(t, want, plainString(s), "%q", s)
+		// The fast check must agree with escaping byte by byte.
+		want2 := true
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
+				want2 = false
+			}
+		}
+		want2 = want2 && utf8.ValidString(s)
+		assert.Equal(t, want2, plainString(s), "%q", s)
+	}
 }

@@ -1,0 +1,450 @@
+package generator
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/vendas-connect/vendas-connect/plugins/order"
+)
+
+func init() {
+	err := service.RegisterBatchInput("sales_orders", Spec(),
+		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchInput, error) {
+			return newInputFromConfig(conf, mgr)
+		})
+	if err != nil {
+		panic(err)
+	}
+}
+
+// input is the sales_orders input.
+type input struct {
+	gen       *Generator
+	count     uint64
+	batchSize int
+	pace      pacer
+	log       *service.Logger
+
+	generated *service.MetricCounter
+	value     *service.MetricCounter
+	ackedMet  *service.MetricCounter
+	acked     atomic.Uint64
+
+	// Batches the output refused wait here to be sent again: an order is
+	// never lost, and the input only ends once every order is acknowledged.
+	// (Benthos' AutoRetryNacksBatched does the same but copies every message
+	// of every batch, a third of the cost of generating.)
+	mu          sync.Mutex
+	retry       []*pending
+	outstanding int
+	changed     chan struct{}
+
+	progressEvery time.Duration
+	stopProgress  chan struct{}
+	closeOnce     sync.Once
+	scratch       order.Order
+}
+
+// pacer lets orders out at a steady rate: order n is due at start + n/rate.
+type pacer struct {
+	rate    float64
+	start   time.Time
+	emitted uint64
+	now     func() time.Time
+	sleep   func(ctx context.Context, d time.Duration) error
+}
+
+// allowed is how many more orders are due now (at most limit), waiting for
+// the next one if none is.
+func (p *pacer) allowed(ctx context.Context, limit int) (int, error) {
+	if p.rate <= 0 {
+		return limit, nil
+	}
+	now := p.now()
+	if p.start.IsZero() {
+		p.start = now
+	}
+	for {
+		due := uint64(now.Sub(p.start).Seconds()*p.rate) + 1
+		if due > p.emitted {
+			return int(min(due-p.emitted, uint64(limit))), nil
+		}
+		// Round the wait up so that, after it, the next order is surely due.
+		next := p.start.Add(time.Duration(math.Ceil(float64(p.emitted) / p.rate * float64(time.Second))))
+		if err := p.sleep(ctx, max(next.Sub(now), time.Nanosecond)); err != nil {
+			return 0, err
+		}
+		now = p.now()
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func newInputFromConfig(conf *service.ParsedConfig, mgr *service.Resources) (*input, error) {
+	opts, err := optionsFromConfig(conf)
+	if err != nil {
+		return nil, err
+	}
+	count, err := conf.FieldInt(fieldCount)
+	if err != nil {
+		return nil, err
+	}
+	if count < 0 {
+		return nil, fmt.Errorf("%s must be 0 (no end) or more, got %d", fieldCount, count)
+	}
+	rate, err := conf.FieldFloat(fieldRate)
+	if err != nil {
+		return nil, err
+	}
+	if rate < 0 || math.IsNaN(rate) || math.IsInf(rate, 0) {
+		return nil, fmt.Errorf("%s must be 0 (as fast as possible) or a positive number of orders per second, got %v", fieldRate, rate)
+	}
+	batchSize, err := conf.FieldInt(fieldBatchSize)
+	if err != nil {
+		return nil, err
+	}
+	if batchSize < 1 {
+		return nil, fmt.Errorf("%s must be at least 1, got %d", fieldBatchSize, batchSize)
+	}
+	if err := clockFromConfig(conf, &opts, rate); err != nil {
+		return nil, err
+	}
+	gen, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	in := &input{
+		gen:       gen,
+		count:     uint64(count),
+		batchSize: batchSize,
+		pace:      pacer{rate: rate, now: time.Now, sleep: sleepCtx},
+		log:       mgr.Logger(),
+		generated: mgr.Metrics().NewCounter("sales_orders_generated"),
+		value:     mgr.Metrics().NewCounter("sales_orders_value_cents"),
+		ackedMet:  mgr.Metrics().NewCounter("sales_orders_acked"),
+		changed:   make(chan struct{}),
+	}
+	if conf.Contains(fieldProgress) {
+		s, _ := conf.FieldString(fieldProgress)
+		if s != "" {
+			if in.progressEvery, err = conf.FieldDuration(fieldProgress); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return in, nil
+}
+
+func optionsFromConfig(conf *service.ParsedConfig) (Options, error) {
+	var opts Options
+	seed, err := conf.FieldString(fieldSeed)
+	if err != nil {
+		return opts, err
+	}
+	if seed == "" {
+		opts.Seed = time.Now().UnixNano()
+	} else if opts.Seed, err = strconv.ParseInt(seed, 10, 64); err != nil {
+		return opts, fmt.Errorf("%s must be an integer or empty (random), got %q", fieldSeed, seed)
+	}
+	if opts.Catalog, err = catalogFromConfig(conf); err != nil {
+		return opts, err
+	}
+	if opts.Customers, err = conf.FieldInt(fieldCustomers); err != nil {
+		return opts, err
+	}
+	if opts.MaxItems, err = conf.FieldInt(fieldMaxItems); err != nil {
+		return opts, err
+	}
+	if opts.MaxQuantity, err = conf.FieldInt(fieldMaxQuantity); err != nil {
+		return opts, err
+	}
+	if opts.PopularitySkew, err = conf.FieldFloat(fieldPopularitySkew); err != nil {
+		return opts, err
+	}
+	if opts.BasketDecay, err = conf.FieldFloat(fieldBasketDecay); err != nil {
+		return opts, err
+	}
+	if opts.QuantityDecay, err = conf.FieldFloat(fieldQuantityDecay); err != nil {
+		return opts, err
+	}
+	return opts, nil
+}
+
+func catalogFromConfig(conf *service.ParsedConfig) ([]Product, error) {
+	entries, err := conf.FieldObjectList(fieldCatalog)
+	if err != nil {
+		return nil, err
+	}
+	file, err := conf.FieldString(fieldCatalogFile)
+	if err != nil {
+		return nil, err
+	}
+	var products []Product
+	switch {
+	case len(entries) > 0 && file != "":
+		return nil, fmt.Errorf("set %s or %s, not both", fieldCatalog, fieldCatalogFile)
+	case file != "":
+		if products, err = LoadCatalogFile(file); err != nil {
+			return nil, err
+		}
+	case len(entries) > 0:
+		for i, e := range entries {
+			var p Product
+			if p.Name, err = e.FieldString(catName); err != nil {
+				return nil, fmt.Errorf("%s[%d]: %w", fieldCatalog, i, err)
+			}
+			if p.Category, err = e.FieldString(catCategory); err != nil {
+				return nil, fmt.Errorf("%s[%d]: %w", fieldCatalog, i, err)
+			}
+			raw, err := e.FieldAny(catPrice)
+			if err != nil {
+				return nil, fmt.Errorf("%s[%d] %q: %w", fieldCatalog, i, p.Name, err)
+			}
+			if p.Price, err = priceFromAny(raw); err != nil {
+				return nil, fmt.Errorf("%s[%d] %q: %w", fieldCatalog, i, p.Name, err)
+			}
+			products = append(products, p)
+		}
+	default:
+		return DefaultCatalog(), nil
+	}
+	if err := ValidateCatalog(products); err != nil {
+		return nil, err
+	}
+	return products, nil
+}
+
+func clockFromConfig(conf *service.ParsedConfig, opts *Options, rate float64) error {
+	mode, err := conf.FieldString(fieldClock, fieldClockMode)
+	if err != nil {
+		return err
+	}
+	seeded, _ := conf.FieldString(fieldSeed)
+	start, err := conf.FieldString(fieldClock, fieldClockStart)
+	if err != nil {
+		return err
+	}
+	if mode == clockAuto {
+		mode = clockWall
+		if seeded != "" {
+			mode = clockSimulated
+		}
+	}
+	if mode != clockSimulated {
+		return nil
+	}
+	c := &opts.Clock
+	c.Simulated = true
+	switch {
+	case start != "":
+		if c.Start, err = time.Parse(time.RFC3339, start); err != nil {
+			return fmt.Errorf("%s.%s must be an RFC 3339 time such as 2026-11-24T00:00:00-03:00, got %q", fieldClock, fieldClockStart, start)
+		}
+	case seeded != "":
+		c.Start, _ = time.Parse(time.RFC3339, defaultSeededStart)
+	default:
+		c.Start = time.Now()
+	}
+	if c.Speed, err = conf.FieldFloat(fieldClock, fieldClockSpeed); err != nil {
+		return err
+	}
+	if !(c.Speed > 0) || math.IsInf(c.Speed, 0) {
+		return fmt.Errorf("%s.%s must be greater than 0, got %v", fieldClock, fieldClockSpeed, c.Speed)
+	}
+	c.Rate = rate
+	if rate == 0 {
+		if c.Rate, err = conf.FieldFloat(fieldClock, fieldClockRate); err != nil {
+			return err
+		}
+		if !(c.Rate > 0) || math.IsInf(c.Rate, 0) {
+			return fmt.Errorf("%s.%s must be greater than 0, got %v", fieldClock, fieldClockRate, c.Rate)
+		}
+	}
+	return nil
+}
+
+func (in *input) Connect(context.Context) error {
+	if in.progressEvery > 0 && in.stopProgress == nil {
+		in.stopProgress = make(chan struct{})
+		go in.logProgress(in.stopProgress)
+	}
+	return nil
+}
+
+func (in *input) logProgress(stop <-chan struct{}) {
+	t := time.NewTicker(in.progressEvery)
+	defer t.Stop()
+	last, lastAt := uint64(0), time.Now()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			n := in.acked.Load()
+			rate := float64(n-last) / now.Sub(lastAt).Seconds()
+			in.log.Infof("orders acknowledged: %d (%.0f orders/s), generated: %d", n, rate, in.pace.emittedSnapshot())
+			last, lastAt = n, now
+		}
+	}
+}
+
+// emittedSnapshot is read by the progress logger; only an approximation is
+// needed there.
+func (p *pacer) emittedSnapshot() uint64 { return atomic.LoadUint64(&p.emitted) }
+
+// pending is a batch that is out for delivery: enough to send it again.
+type pending struct {
+	payloads [][]byte
+	ids      []string
+	firstSeq int64
+	attempts int
+}
+
+func (p *pending) batch() service.MessageBatch {
+	batch := make(service.MessageBatch, len(p.payloads))
+	for i, b := range p.payloads {
+		msg := service.NewMessage(b)
+		msg.MetaSetMut("id_ordem", p.ids[i])
+		msg.MetaSetMut("seq", p.firstSeq+int64(i))
+		batch[i] = msg
+	}
+	return batch
+}
+
+func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
+	for {
+		in.mu.Lock()
+		if len(in.retry) > 0 {
+			p := in.retry[0]
+			in.retry = in.retry[1:]
+			in.outstanding++
+			in.mu.Unlock()
+			// Back off a little more each time the same batch fails, so a
+			// broker outage is not met with a busy loop.
+			if err := sleepCtx(ctx, min(time.Duration(p.attempts)*100*time.Millisecond, 5*time.Second)); err != nil {
+				in.requeue(p)
+				return nil, nil, err
+			}
+			return p.batch(), in.ackFunc(p), nil
+		}
+		done := in.count > 0 && in.pace.emitted == in.count
+		if !done {
+			in.mu.Unlock()
+			break
+		}
+		if in.outstanding == 0 {
+			in.mu.Unlock()
+			return nil, nil, service.ErrEndOfInput
+		}
+		// Everything is generated; wait for the last acks, which may be nacks.
+		changed := in.changed
+		in.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+
+	n := in.batchSize
+	if in.count > 0 {
+		n = int(min(uint64(n), in.count-in.pace.emitted))
+	}
+	n, err := in.pace.allowed(ctx, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &pending{payloads: make([][]byte, n), ids: make([]string, n), firstSeq: int64(in.gen.Seq()) + 1}
+	batch, value := in.generate(p)
+	in.mu.Lock()
+	in.outstanding++
+	atomic.AddUint64(&in.pace.emitted, uint64(n))
+	in.mu.Unlock()
+	in.generated.Incr(int64(n))
+	in.value.Incr(int64(value))
+	return batch, in.ackFunc(p), nil
+}
+
+func (in *input) ackFunc(p *pending) service.AckFunc {
+	return func(_ context.Context, err error) error {
+		if err != nil {
+			p.attempts++
+			in.log.Warnf("sales_orders: %d orders not delivered, sending them again: %v", len(p.payloads), err)
+			in.requeue(p)
+			return nil
+		}
+		in.acked.Add(uint64(len(p.payloads)))
+		in.ackedMet.Incr(int64(len(p.payloads)))
+		in.mu.Lock()
+		in.outstanding--
+		in.signalLocked()
+		in.mu.Unlock()
+		return nil
+	}
+}
+
+func (in *input) requeue(p *pending) {
+	in.mu.Lock()
+	in.outstanding--
+	in.retry = append(in.retry, p)
+	in.signalLocked()
+	in.mu.Unlock()
+}
+
+func (in *input) signalLocked() {
+	close(in.changed)
+	in.changed = make(chan struct{})
+}
+
+// generate makes the orders of p. Their bytes share one allocation per batch.
+func (in *input) generate(p *pending) (service.MessageBatch, order.Cents) {
+	const estimate = 320 // bytes of a typical order
+	n := len(p.payloads)
+	arena := make([]byte, 0, n*estimate)
+	batch := make(service.MessageBatch, n)
+	var value order.Cents
+	o := &in.scratch
+	for i := range n {
+		in.gen.Next(o)
+		start := len(arena)
+		arena = o.AppendJSON(arena)
+		// Full slice expression: a later append that grows arena must not
+		// write into this message.
+		payload := arena[start:len(arena):len(arena)]
+		p.payloads[i], p.ids[i] = payload, o.ID
+		msg := service.NewMessage(payload)
+		msg.MetaSetMut("id_ordem", o.ID)
+		msg.MetaSetMut("seq", int64(in.gen.Seq()))
+		batch[i] = msg
+		value += o.Total
+	}
+	return batch, value
+}
+
+func (in *input) Close(context.Context) error {
+	in.closeOnce.Do(func() {
+		if in.stopProgress != nil {
+			close(in.stopProgress)
+		}
+		in.log.Infof("sales_orders: %d orders generated, %d acknowledged", in.pace.emittedSnapshot(), in.acked.Load())
+	})
+	return nil
+}
+
+var _ service.BatchInput = (*input)(nil)

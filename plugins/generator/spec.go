@@ -1,0 +1,163 @@
+package generator
+
+import (
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
+
+// Field names of the sales_orders input.
+const (
+	fieldCount          = "count"
+	fieldRate           = "rate"
+	fieldSeed           = "seed"
+	fieldBatchSize      = "batch_size"
+	fieldCatalog        = "catalog"
+	fieldCatalogFile    = "catalog_file"
+	fieldCustomers      = "customers"
+	fieldMaxItems       = "max_items"
+	fieldMaxQuantity    = "max_quantity"
+	fieldPopularitySkew = "popularity_skew"
+	fieldBasketDecay    = "basket_decay"
+	fieldQuantityDecay  = "quantity_decay"
+	fieldClock          = "clock"
+	fieldClockMode      = "mode"
+	fieldClockStart     = "start"
+	fieldClockSpeed     = "speed"
+	fieldClockRate      = "nominal_rate"
+	fieldProgress       = "progress_interval"
+
+	catName     = "nome"
+	catCategory = "categoria"
+	catPrice    = "preco"
+)
+
+// Clock modes.
+const (
+	clockAuto      = "auto"
+	clockWall      = "wall"
+	clockSimulated = "simulated"
+)
+
+// defaultSeededStart is where a seeded run's simulated clock starts when no
+// start is given: a fixed instant, so the same seed gives the same bytes.
+const defaultSeededStart = "2026-11-24T09:00:00-03:00"
+
+// Spec is the config spec of the sales_orders input.
+func Spec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Stable().
+		Categories("Utility").
+		Summary("Generates realistic Brazilian e-commerce sales orders, one JSON order per message.").
+		Description(`
+Each message is one order in the vendas-connect format (CONTRACT.md): `+"`id_ordem`"+` (a UUID), `+"`documento_cliente`"+` (a CPF with valid check digits), `+"`produtos`"+` (name, quantity, unit price), `+"`valor_total`"+` (exactly the sum of the items, in centavos) and `+"`data_hora_venda`"+` (DD/MM/YYYY HH:MM:SS, São Paulo time).
+
+Products come from a catalog (a built-in one of 64 Brazilian products, or your own) with skewed popularity: the first products of the catalog are the best sellers and the rest form a long tail (Zipf, `+"`popularity_skew`"+`). Basket sizes and quantities fall off geometrically. Customers come from a pool of recurring CPFs.
+
+With a `+"`seed`"+` the stream is reproducible: the same seed and config give byte-identical orders whatever the `+"`batch_size`"+`. With a seed and no clock settings the event times come from a simulated clock starting at `+"`"+defaultSeededStart+"`"+`, since wall-clock times would differ between runs; set `+"`clock.mode: wall`"+` to stamp orders with the current time instead.
+
+### Metadata
+
+- `+"`id_ordem`"+`: the order id, to use as the Kafka key.
+- `+"`seq`"+`: the order's sequence number, from 1.
+
+### Metrics
+
+- `+"`sales_orders_generated`"+`: orders generated.
+- `+"`sales_orders_value_cents`"+`: their total value in centavos.
+- `+"`sales_orders_acked`"+`: orders acknowledged by the output.`).
+		Fields(
+			service.NewIntField(fieldCount).
+				Description("How many orders to generate; the input ends once they are all acknowledged downstream. 0 means no end.").
+				Default(0).Example(200000),
+			service.NewFloatField(fieldRate).
+				Description("Orders per second. 0 means as fast as possible.").
+				Default(10).Example(1000).Example(0),
+			service.NewStringField(fieldSeed).
+				Description("Seed of the random source, an integer. Empty means random, different on every run.").
+				Default("").Example("42"),
+			service.NewIntField(fieldBatchSize).
+				Description("Orders per message batch. Does not change the orders generated.").
+				Default(100).Example(1000),
+			service.NewObjectListField(fieldCatalog,
+				service.NewStringField(catName).Description("Product name; identifies the product."),
+				service.NewStringField(catCategory).Description("Category, for reference.").Default(""),
+				service.NewAnyField(catPrice).Description("Unit price in BRL, at most two decimals."),
+			).
+				Description("Products to sell, best sellers first. Empty means the built-in catalog (or `catalog_file`).").
+				Default([]any{}).
+				Example([]any{
+					map[string]any{"nome": "Camiseta Azul", "categoria": "Moda", "preco": 59.9},
+					map[string]any{"nome": "Caneca Personalizada", "categoria": "Casa", "preco": 34.5},
+				}),
+			service.NewStringField(fieldCatalogFile).
+				Description("A YAML or JSON file holding a list of `{nome, categoria, preco}` to use as the catalog. Cannot be combined with `catalog`.").
+				Default("").Example("./catalog.yaml"),
+			service.NewIntField(fieldCustomers).
+				Description("Size of the pool of recurring customers (CPFs repeat across orders). 0 means a new customer for every order.").
+				Default(5000).Example(100),
+			service.NewIntField(fieldMaxItems).
+				Description("Most distinct products in one order.").
+				Default(5).Advanced(),
+			service.NewIntField(fieldMaxQuantity).
+				Description("Most units of one product in one order.").
+				Default(5).Advanced(),
+			service.NewFloatField(fieldPopularitySkew).
+				Description("Zipf exponent of product popularity over catalog order. 0 makes every product equally likely; higher values concentrate sales on the first products.").
+				Default(1.1).Advanced(),
+			service.NewFloatField(fieldBasketDecay).
+				Description("Probability ratio of an order with k+1 products to one with k, in (0, 1].").
+				Default(0.45).Advanced(),
+			service.NewFloatField(fieldQuantityDecay).
+				Description("Probability ratio of q+1 units of a product to q units, in (0, 1].").
+				Default(0.3).Advanced(),
+			service.NewObjectField(fieldClock,
+				service.NewStringEnumField(fieldClockMode, clockAuto, clockWall, clockSimulated).
+					Description("`wall` stamps orders with the current time; `simulated` runs a clock from `start`, `speed` times faster than the order rate; `auto` is `simulated` when a seed is set and `wall` otherwise.").
+					Default(clockAuto),
+				service.NewStringField(fieldClockStart).
+					Description("RFC 3339 start of the simulated clock. Empty means now, or "+defaultSeededStart+" when a seed is set.").
+					Default("").Example("2026-11-24T00:00:00-03:00"),
+				service.NewFloatField(fieldClockSpeed).
+					Description("Simulated seconds per real second: at `rate: 100` and `speed: 1440`, a day of sales takes a minute.").
+					Default(1).Example(1440),
+				service.NewFloatField(fieldClockRate).
+					Description("Orders per real second the simulated timeline assumes when `rate` is 0.").
+					Default(100).Advanced(),
+			).Description("Where event times (`data_hora_venda`) come from."),
+			service.NewDurationField(fieldProgress).
+				Description("How often to log progress (orders acknowledged, orders/s). Empty turns it off.").
+				Default("").Example("5s"),
+		).
+		LintRule(`root = match {
+  this.rate.or(10) < 0 => ["rate must be 0 (as fast as possible) or more, got %v".format(this.rate)],
+  this.count.or(0) < 0 => ["count must be 0 (no end) or more, got %v".format(this.count)],
+  this.batch_size.or(100) < 1 => ["batch_size must be at least 1, got %v".format(this.batch_size)],
+  this.catalog.or([]).length() > 0 && this.catalog_file.or("") != "" => ["set catalog or catalog_file, not both"],
+  this.clock.speed.or(1) <= 0 => ["clock.speed must be greater than 0, got %v".format(this.clock.speed)],
+}`).
+		Example("Reproducible load", "200 000 orders as fast as possible, the same every run.", `
+input:
+  sales_orders:
+    count: 200000
+    rate: 0
+    seed: "42"
+    batch_size: 1000
+`).
+		Example("A day in a minute", "A simulated day of sales at 100 orders per second, with timestamps spread over the day.", `
+input:
+  sales_orders:
+    rate: 100
+    count: 6000
+    clock:
+      mode: simulated
+      start: "2026-11-24T00:00:00-03:00"
+      speed: 1440
+`).
+		Example("Your own catalog", "Sell two products at fixed prices to a few customers.", `
+input:
+  sales_orders:
+    customers: 20
+    catalog:
+      - { nome: "Camiseta Azul", categoria: "Moda", preco: 59.90 }
+      - { nome: "Caneca Personalizada", categoria: "Casa", preco: 34.50 }
+`)
+}
