@@ -47,7 +47,8 @@ type input struct {
 	changed     chan struct{}
 
 	progressEvery time.Duration
-	stopProgress  chan struct{}
+	stop          chan struct{}
+	ahead         <-chan *pending
 	closeOnce     sync.Once
 	scratch       order.Order
 }
@@ -280,9 +281,19 @@ func clockFromConfig(conf *service.ParsedConfig, opts *Options, rate float64) er
 }
 
 func (in *input) Connect(context.Context) error {
-	if in.progressEvery > 0 && in.stopProgress == nil {
-		in.stopProgress = make(chan struct{})
-		go in.logProgress(in.stopProgress)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.stop != nil {
+		return nil
+	}
+	in.stop = make(chan struct{})
+	if in.progressEvery > 0 {
+		go in.logProgress(in.stop)
+	}
+	if in.pace.rate == 0 {
+		ahead := make(chan *pending, 2)
+		in.ahead = ahead
+		go in.prefetch(ahead, in.stop)
 	}
 	return nil
 }
@@ -313,6 +324,7 @@ type pending struct {
 	payloads [][]byte
 	ids      []string
 	firstSeq int64
+	value    order.Cents
 	attempts int
 }
 
@@ -362,23 +374,35 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 		}
 	}
 
-	n := in.batchSize
-	if in.count > 0 {
-		n = int(min(uint64(n), in.count-in.pace.emitted))
+	var p *pending
+	if in.ahead != nil {
+		select {
+		case p = <-in.ahead:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+		if p == nil {
+			return nil, nil, service.ErrNotConnected
+		}
+	} else {
+		n := in.batchSize
+		if in.count > 0 {
+			n = int(min(uint64(n), in.count-in.pace.emitted))
+		}
+		n, err := in.pace.allowed(ctx, n)
+		if err != nil {
+			return nil, nil, err
+		}
+		p = in.fill(n)
 	}
-	n, err := in.pace.allowed(ctx, n)
-	if err != nil {
-		return nil, nil, err
-	}
-	p := &pending{payloads: make([][]byte, n), ids: make([]string, n), firstSeq: int64(in.gen.Seq()) + 1}
-	batch, value := in.generate(p)
+	n := len(p.payloads)
 	in.mu.Lock()
 	in.outstanding++
 	atomic.AddUint64(&in.pace.emitted, uint64(n))
 	in.mu.Unlock()
 	in.generated.Incr(int64(n))
-	in.value.Incr(int64(value))
-	return batch, in.ackFunc(p), nil
+	in.value.Incr(int64(p.value))
+	return p.batch(), in.ackFunc(p), nil
 }
 
 func (in *input) ackFunc(p *pending) service.AckFunc {
@@ -412,13 +436,12 @@ func (in *input) signalLocked() {
 	in.changed = make(chan struct{})
 }
 
-// generate makes the orders of p. Their bytes share one allocation per batch.
-func (in *input) generate(p *pending) (service.MessageBatch, order.Cents) {
+// fill generates n orders into a new pending batch. Their bytes share one
+// allocation per batch.
+func (in *input) fill(n int) *pending {
 	const estimate = 320 // bytes of a typical order
-	n := len(p.payloads)
 	arena := make([]byte, 0, n*estimate)
-	batch := make(service.MessageBatch, n)
-	var value order.Cents
+	p := &pending{payloads: make([][]byte, n), ids: make([]string, n), firstSeq: int64(in.gen.Seq()) + 1}
 	o := &in.scratch
 	for i := range n {
 		in.gen.Next(o)
@@ -426,22 +449,40 @@ func (in *input) generate(p *pending) (service.MessageBatch, order.Cents) {
 		arena = o.AppendJSON(arena)
 		// Full slice expression: a later append that grows arena must not
 		// write into this message.
-		payload := arena[start:len(arena):len(arena)]
-		p.payloads[i], p.ids[i] = payload, o.ID
-		msg := service.NewMessage(payload)
-		msg.MetaSetMut("id_ordem", o.ID)
-		msg.MetaSetMut("seq", int64(in.gen.Seq()))
-		batch[i] = msg
-		value += o.Total
+		p.payloads[i], p.ids[i] = arena[start:len(arena):len(arena)], o.ID
+		p.value += o.Total
 	}
-	return batch, value
+	return p
+}
+
+// prefetch generates batches ahead on its own goroutine when there is no
+// rate to keep, so that making orders and handing them to the pipeline use
+// both cores. Generation stays sequential, so the orders are the same.
+func (in *input) prefetch(out chan<- *pending, stop <-chan struct{}) {
+	defer close(out)
+	made := uint64(0)
+	for in.count == 0 || made < in.count {
+		n := uint64(in.batchSize)
+		if in.count > 0 {
+			n = min(n, in.count-made)
+		}
+		p := in.fill(int(n))
+		made += n
+		select {
+		case out <- p:
+		case <-stop:
+			return
+		}
+	}
 }
 
 func (in *input) Close(context.Context) error {
 	in.closeOnce.Do(func() {
-		if in.stopProgress != nil {
-			close(in.stopProgress)
+		in.mu.Lock()
+		if in.stop != nil {
+			close(in.stop)
 		}
+		in.mu.Unlock()
 		in.log.Infof("sales_orders: %d orders generated, %d acknowledged", in.pace.emittedSnapshot(), in.acked.Load())
 	})
 	return nil
