@@ -10,7 +10,9 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
+	"github.com/vendas-connect/vendas-connect/plugins/devbroker"
 	_ "github.com/vendas-connect/vendas-connect/plugins/generator"
+	_ "github.com/vendas-connect/vendas-connect/plugins/kafka"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".
@@ -20,5 +22,6 @@ func main() {
 	service.RunCLI(context.Background(),
 		service.CLIOptSetBinaryName("vendas-connect"),
 		service.CLIOptSetVersion(Version, ""),
+		service.CLIOptAddCommand(devbroker.Command()),
 	)
 }

@@ -1,0 +1,243 @@
+// Package kafka provides the kafka_franz input and output: Kafka components on
+// the franz-go client with the field names and meanings of Redpanda Connect's
+// kafka_franz, so a YAML written for one works with the other.
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
+
+// Field names shared by the input and the output.
+const (
+	fieldSeedBrokers  = "seed_brokers"
+	fieldClientID     = "client_id"
+	fieldTLS          = "tls"
+	fieldSASL         = "sasl"
+	fieldSASLMech     = "mechanism"
+	fieldSASLUsername = "username"
+	fieldSASLPassword = "password"
+	fieldBatching     = "batching"
+)
+
+// SASL mechanisms accepted by the sasl field.
+const (
+	saslNone        = "none"
+	saslPlain       = "PLAIN"
+	saslScramSHA256 = "SCRAM-SHA-256"
+	saslScramSHA512 = "SCRAM-SHA-512"
+)
+
+// connectionFields returns the fields that describe how to reach the cluster.
+func connectionFields() []*service.ConfigField {
+	return []*service.ConfigField{
+		service.NewStringListField(fieldSeedBrokers).
+			Description("A list of broker addresses to connect to in order to establish connections. If an item of the list contains commas it is expanded into multiple addresses, so `${KAFKA_BROKERS}` may hold `a:9092,b:9092`.").
+			Example([]string{"localhost:9092"}).
+			Example([]string{"foo:9092", "bar:9092"}).
+			Example([]string{"foo:9092,bar:9092"}),
+		service.NewStringField(fieldClientID).
+			Description("An identifier for the client connection, visible in broker logs and quotas.").
+			Default("benthos").
+			Example("vendas-connect").
+			Advanced(),
+		service.NewTLSToggledField(fieldTLS),
+		saslField(),
+	}
+}
+
+func saslField() *service.ConfigField {
+	return service.NewObjectListField(fieldSASL,
+		service.NewStringAnnotatedEnumField(fieldSASLMech, map[string]string{
+			saslNone:        "Disable SASL authentication.",
+			saslPlain:       "Plain text authentication; use it together with TLS.",
+			saslScramSHA256: "SCRAM based authentication as specified in RFC5802.",
+			saslScramSHA512: "SCRAM based authentication as specified in RFC5802.",
+		}).
+			Description("The SASL mechanism to use.").
+			Example(saslScramSHA512),
+		service.NewStringField(fieldSASLUsername).
+			Description("A username to provide for PLAIN or SCRAM-* authentication.").
+			Default("").
+			Example("${KAFKA_USER}"),
+		service.NewStringField(fieldSASLPassword).
+			Description("A password to provide for PLAIN or SCRAM-* authentication.").
+			Default("").
+			Example("${KAFKA_PASSWORD}").
+			Secret(),
+	).
+		Description("Specify one or more methods of SASL authentication. SASL is tried in order; if the broker supports the first mechanism, all connections will use that mechanism. If the first mechanism fails, the client will pick the first supported mechanism. If the broker does not support any client mechanisms, connections will fail.").
+		Advanced().
+		Optional().
+		Example([]any{
+			map[string]any{
+				fieldSASLMech:     saslScramSHA512,
+				fieldSASLUsername: "foo",
+				fieldSASLPassword: "bar",
+			},
+		})
+}
+
+// connectionOptsFromConfig reads the connection fields into franz-go options.
+func connectionOptsFromConfig(conf *service.ParsedConfig, log *service.Logger) ([]kgo.Opt, []string, error) {
+	brokerList, err := conf.FieldStringList(fieldSeedBrokers)
+	if err != nil {
+		return nil, nil, err
+	}
+	seeds := splitList(brokerList)
+	if len(seeds) == 0 {
+		return nil, nil, fmt.Errorf("field %s: no broker address given (value %q), list at least one host:port", fieldSeedBrokers, brokerList)
+	}
+
+	clientID, err := conf.FieldString(fieldClientID)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(seeds...),
+		kgo.ClientID(clientID),
+		kgo.WithLogger(&kgoLogger{log: log}),
+	}
+
+	tlsConf, tlsEnabled, err := conf.FieldTLSToggled(fieldTLS)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tlsEnabled {
+		opts = append(opts, kgo.DialTLSConfig(tlsConf))
+	}
+
+	mechs, err := saslFromConfig(conf)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(mechs) > 0 {
+		opts = append(opts, kgo.SASL(mechs...))
+	}
+	return opts, seeds, nil
+}
+
+func saslFromConfig(conf *service.ParsedConfig) ([]sasl.Mechanism, error) {
+	if !conf.Contains(fieldSASL) {
+		return nil, nil
+	}
+	list, err := conf.FieldObjectList(fieldSASL)
+	if err != nil {
+		return nil, err
+	}
+	var mechs []sasl.Mechanism
+	for i, c := range list {
+		mech, err := c.FieldString(fieldSASLMech)
+		if err != nil {
+			return nil, err
+		}
+		user, err := c.FieldString(fieldSASLUsername)
+		if err != nil {
+			return nil, err
+		}
+		pass, err := c.FieldString(fieldSASLPassword)
+		if err != nil {
+			return nil, err
+		}
+		switch mech {
+		case "", saslNone:
+			continue
+		case saslPlain:
+			mechs = append(mechs, plain.Auth{User: user, Pass: pass}.AsMechanism())
+		case saslScramSHA256:
+			mechs = append(mechs, scram.Auth{User: user, Pass: pass}.AsSha256Mechanism())
+		case saslScramSHA512:
+			mechs = append(mechs, scram.Auth{User: user, Pass: pass}.AsSha512Mechanism())
+		default:
+			return nil, fmt.Errorf("field %s[%d].%s: unknown mechanism %q, expected one of %s, %s, %s, %s",
+				fieldSASL, i, fieldSASLMech, mech, saslPlain, saslScramSHA256, saslScramSHA512, saslNone)
+		}
+	}
+	return mechs, nil
+}
+
+// splitList expands comma separated entries and drops blanks, so that a
+// single `${VAR}` holding "a,b" counts as two items.
+func splitList(in []string) []string {
+	var out []string
+	for _, s := range in {
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// bytesField reads a human readable size ("1MiB", "50MB") from a string field.
+func bytesField(conf *service.ParsedConfig, name string, maxValue uint64) (int32, error) {
+	s, err := conf.FieldString(name)
+	if err != nil {
+		return 0, err
+	}
+	n, err := humanize.ParseBytes(s)
+	if err != nil {
+		return 0, fmt.Errorf("field %s: invalid size %q, expected a number of bytes such as 1MiB or 500KB: %w", name, s, err)
+	}
+	if n == 0 || n > maxValue {
+		return 0, fmt.Errorf("field %s: size %q out of range, must be between 1B and %v bytes", name, s, maxValue)
+	}
+	return int32(n), nil
+}
+
+// pingClient checks that the cluster answers, so Connect fails (and Benthos
+// retries with back off) rather than reporting a connection that does not
+// exist. Authentication problems are not retryable, so they back off longer.
+func pingClient(ctx context.Context, cl *kgo.Client) error {
+	if err := cl.Ping(ctx); err != nil {
+		if !kgo.IsRetryableBrokerErr(err) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			return service.NewErrBackOff(fmt.Errorf("ping brokers: %w", err), 30*time.Second)
+		}
+		return fmt.Errorf("ping brokers: %w", err)
+	}
+	return nil
+}
+
+// kgoLogger routes franz-go logs (broker connection failures, group changes)
+// to the component logger.
+type kgoLogger struct {
+	log *service.Logger
+}
+
+func (l *kgoLogger) Level() kgo.LogLevel {
+	return kgo.LogLevelInfo
+}
+
+func (l *kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	if l.log == nil {
+		return
+	}
+	var b strings.Builder
+	b.WriteString(msg)
+	for i := 0; i+1 < len(keyvals); i += 2 {
+		fmt.Fprintf(&b, " %v=%v", keyvals[i], keyvals[i+1])
+	}
+	switch level {
+	case kgo.LogLevelError:
+		l.log.Error(b.String())
+	case kgo.LogLevelWarn:
+		l.log.Warn(b.String())
+	case kgo.LogLevelInfo:
+		l.log.Debug(b.String())
+	default:
+		l.log.Trace(b.String())
+	}
+}

@@ -1,0 +1,830 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
+
+// Input field names.
+const (
+	fieldTopics          = "topics"
+	fieldConsumerGroup   = "consumer_group"
+	fieldStartFromOldest = "start_from_oldest"
+	fieldCheckpointLimit = "checkpoint_limit"
+	fieldCommitPeriod    = "commit_period"
+	fieldFetchMaxBytes   = "fetch_max_bytes"
+)
+
+// inputSpec is the one place the kafka_franz input configuration is defined.
+func inputSpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Beta().
+		Categories("Services").
+		Summary("Reads records from Kafka topics with the franz-go client; compatible with Redpanda Connect's kafka_franz input.").
+		Description(`
+With a `+"`consumer_group`"+` the partitions of the topics are balanced across every client of the group and offsets are committed under the group name; without one, every partition is consumed from `+"`start_from_oldest`"+` and nothing is committed.
+
+An offset is committed only when every message up to it on that partition has been acknowledged by the output, every `+"`commit_period`"+` and when partitions are revoked or the input closes. After a crash messages that were not acknowledged are delivered again (at-least-once). Rejected messages are replayed while `+"`auto_replay_nacks`"+` is true.
+
+== Metadata
+
+This input adds the following metadata fields to each message:
+
+`+"```text"+`
+- kafka_key
+- kafka_topic
+- kafka_partition
+- kafka_offset
+- kafka_timestamp_unix
+- kafka_timestamp_ms
+- kafka_tombstone_message
+- All record headers
+`+"```"+`
+
+`+"`kafka_topic`, `kafka_partition` and `kafka_offset`"+` identify the record exactly and can be used for exactly-once state downstream.
+
+Metrics: `+"`kafka_consumed_records`, `kafka_consumed_bytes`"+` (labelled by topic), `+"`kafka_fetch_errors` and `kafka_commit_errors`"+`.
+`).
+		Fields(inputFields()...).
+		LintRule(`root = [
+  if this.topics.or([]).filter(t -> t.trim() != "").length() == 0 { "topics must list at least one topic" },
+  if this.topics.or([]).any(t -> t.contains(":")) { "explicit partitions in topics (topic:partition) are not supported by this build" },
+  if this.checkpoint_limit.or(1) < 1 { "checkpoint_limit must be at least 1" },
+]`).
+		Example("Consumer group", "Consumes the orders topic as part of a consumer group, committing offsets of acknowledged messages.", `
+input:
+  kafka_franz:
+    seed_brokers: [ "${KAFKA_BROKERS:localhost:9092}" ]
+    topics: [ "${KAFKA_TOPIC:vendas_ecommerce}" ]
+    consumer_group: vendas_aggregate
+    start_from_oldest: true
+`).
+		Example("Whole topic without a group", "Reads every partition of a topic from the beginning without committing offsets, batching per partition.", `
+input:
+  kafka_franz:
+    seed_brokers: [ localhost:9092 ]
+    topics: [ vendas_ecommerce ]
+    batching:
+      count: 500
+      period: 100ms
+`)
+}
+
+func inputFields() []*service.ConfigField {
+	return slices.Concat(
+		connectionFields(),
+		[]*service.ConfigField{
+			service.NewStringListField(fieldTopics).
+				Description("A list of topics to consume from. Multiple comma separated topics can be listed in a single element. When a `consumer_group` is specified partitions are automatically distributed across consumers of a topic, otherwise all partitions are consumed.").
+				Example([]string{"vendas_ecommerce"}).
+				Example([]string{"foo", "bar"}).
+				Example([]string{"foo,bar"}),
+			service.NewStringField(fieldConsumerGroup).
+				Description("An optional consumer group to consume as. When specified the partitions of specified topics are automatically distributed across consumers sharing a consumer group, and partition offsets are automatically committed and resumed under this name.").
+				Example("vendas_aggregate").
+				Optional(),
+			service.NewIntField(fieldCheckpointLimit).
+				Description("Determines how many messages of the same partition can be processed in parallel before applying back pressure. When a message of a given offset is delivered to the output the offset is only allowed to be committed when all messages of prior offsets have also been delivered, this ensures at-least-once delivery guarantees. However, this mechanism also increases the likelihood of duplicates in the event of crashes or server faults, reducing the checkpoint limit will mitigate this.").
+				Default(1024).
+				Example(64).
+				Advanced(),
+			service.NewAutoRetryNacksToggleField(),
+			service.NewDurationField(fieldCommitPeriod).
+				Description("The period of time between each commit of the current partition offsets. Offsets are always committed during shutdown and when partitions are revoked.").
+				Default("5s").
+				Example("1s").
+				Advanced(),
+			service.NewBoolField(fieldStartFromOldest).
+				Description("Determines whether to consume from the oldest available offset, otherwise messages are consumed from the latest offset. The setting is applied when creating a new consumer group or the saved offset no longer exists.").
+				Default(true).
+				Example(false).
+				Advanced(),
+			service.NewStringField(fieldFetchMaxBytes).
+				Description("Sets the maximum amount of bytes a broker will try to send during a fetch. Note that brokers may not obey this limit if it has records larger than this limit. This is the equivalent to the Java fetch.max.bytes setting.").
+				Default("50MiB").
+				Example("10MiB").
+				Advanced(),
+			service.NewBatchPolicyField(fieldBatching).
+				Description("Allows you to configure a batching policy that applies to individual topic partitions in order to batch messages together before flushing them for processing. Batching can be beneficial for performance as well as useful for windowed processing, and doing so this way preserves the ordering of topic partitions.").
+				Advanced(),
+		},
+	)
+}
+
+func init() {
+	err := service.RegisterBatchInput("kafka_franz", inputSpec(),
+		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchInput, error) {
+			rdr, err := newFranzReaderFromConfig(conf, mgr)
+			if err != nil {
+				return nil, err
+			}
+			return service.AutoRetryNacksBatchedToggled(conf, rdr)
+		})
+	if err != nil {
+		panic(err)
+	}
+}
+
+// Metadata keys set on every consumed message.
+const (
+	MetaKey           = "kafka_key"
+	MetaTopic         = "kafka_topic"
+	MetaPartition     = "kafka_partition"
+	MetaOffset        = "kafka_offset"
+	MetaTimestampUnix = "kafka_timestamp_unix"
+	MetaTimestampMs   = "kafka_timestamp_ms"
+	MetaTombstone     = "kafka_tombstone_message"
+)
+
+// RecordPosition returns the topic, partition and offset of the Kafka record a
+// message was read from by the kafka_franz input, for processors that keep
+// exactly-once state per partition.
+func RecordPosition(msg *service.Message) (topic string, partition int32, offset int64, err error) {
+	topic, ok := msg.MetaGet(MetaTopic)
+	if !ok || topic == "" {
+		return "", 0, 0, fmt.Errorf("metadata %s is missing", MetaTopic)
+	}
+	p, err := metaInt(msg, MetaPartition)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	if p < 0 || p > math.MaxInt32 {
+		return "", 0, 0, fmt.Errorf("metadata %s: %d is not a partition", MetaPartition, p)
+	}
+	o, err := metaInt(msg, MetaOffset)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	return topic, int32(p), o, nil
+}
+
+func metaInt(msg *service.Message, key string) (int64, error) {
+	v, ok := msg.MetaGetMut(key)
+	if !ok {
+		return 0, fmt.Errorf("metadata %s is missing", key)
+	}
+	switch n := v.(type) {
+	case int:
+		return int64(n), nil
+	case int32:
+		return int64(n), nil
+	case int64:
+		return n, nil
+	}
+	s, _ := msg.MetaGet(key)
+	var n int64
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		return 0, fmt.Errorf("metadata %s: %q is not an integer", key, s)
+	}
+	return n, nil
+}
+
+// recordToMessage converts a record, keeping the metadata Redpanda Connect sets.
+func recordToMessage(r *kgo.Record) *service.Message {
+	msg := service.NewMessage(r.Value)
+	msg.MetaSetMut(MetaKey, string(r.Key))
+	msg.MetaSetMut(MetaTopic, r.Topic)
+	msg.MetaSetMut(MetaPartition, int(r.Partition))
+	msg.MetaSetMut(MetaOffset, int(r.Offset))
+	msg.MetaSetMut(MetaTimestampUnix, r.Timestamp.Unix())
+	msg.MetaSetMut(MetaTimestampMs, r.Timestamp.UnixMilli())
+	msg.MetaSetMut(MetaTombstone, r.Value == nil)
+	for _, h := range r.Headers {
+		msg.MetaSetMut(h.Key, string(h.Value))
+	}
+	return msg
+}
+
+//------------------------------------------------------------------------------
+
+// franzReader is the kafka_franz input.
+type franzReader struct {
+	clientOpts      []kgo.Opt
+	group           string
+	checkpointLimit int64
+	commitPeriod    time.Duration
+	batchPolicy     service.BatchPolicy
+
+	mgr         *service.Resources
+	log         *service.Logger
+	mConsumed   *service.MetricCounter
+	mBytes      *service.MetricCounter
+	mFetchErrs  *service.MetricCounter
+	mCommitErrs *service.MetricCounter
+
+	mu   sync.Mutex
+	sess *readerSession
+}
+
+func newFranzReaderFromConfig(conf *service.ParsedConfig, mgr *service.Resources) (*franzReader, error) {
+	r := &franzReader{
+		mgr:         mgr,
+		log:         mgr.Logger(),
+		mConsumed:   mgr.Metrics().NewCounter("kafka_consumed_records", "topic"),
+		mBytes:      mgr.Metrics().NewCounter("kafka_consumed_bytes", "topic"),
+		mFetchErrs:  mgr.Metrics().NewCounter("kafka_fetch_errors"),
+		mCommitErrs: mgr.Metrics().NewCounter("kafka_commit_errors"),
+	}
+
+	opts, _, err := connectionOptsFromConfig(conf, mgr.Logger())
+	if err != nil {
+		return nil, err
+	}
+
+	topicList, err := conf.FieldStringList(fieldTopics)
+	if err != nil {
+		return nil, err
+	}
+	topics := splitList(topicList)
+	if len(topics) == 0 {
+		return nil, fmt.Errorf("field %s: no topic given (value %q), list at least one topic", fieldTopics, topicList)
+	}
+	for _, t := range topics {
+		if strings.Contains(t, ":") {
+			return nil, fmt.Errorf("field %s: %q names explicit partitions, which this build does not support; list topic names only", fieldTopics, t)
+		}
+	}
+	opts = append(opts, kgo.ConsumeTopics(topics...))
+
+	if conf.Contains(fieldConsumerGroup) {
+		if r.group, err = conf.FieldString(fieldConsumerGroup); err != nil {
+			return nil, err
+		}
+	}
+
+	oldest, err := conf.FieldBool(fieldStartFromOldest)
+	if err != nil {
+		return nil, err
+	}
+	if oldest {
+		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	} else {
+		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
+	}
+
+	limit, err := conf.FieldInt(fieldCheckpointLimit)
+	if err != nil {
+		return nil, err
+	}
+	if limit < 1 {
+		return nil, fmt.Errorf("field %s: value %d is invalid, must be at least 1", fieldCheckpointLimit, limit)
+	}
+	r.checkpointLimit = int64(limit)
+
+	if r.commitPeriod, err = conf.FieldDuration(fieldCommitPeriod); err != nil {
+		return nil, err
+	}
+	if r.commitPeriod <= 0 {
+		return nil, fmt.Errorf("field %s: value %v is invalid, must be positive", fieldCommitPeriod, r.commitPeriod)
+	}
+
+	fetchMax, err := bytesField(conf, fieldFetchMaxBytes, math.MaxInt32)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, kgo.FetchMaxBytes(fetchMax))
+
+	if r.batchPolicy, err = conf.FieldBatchPolicy(fieldBatching); err != nil {
+		return nil, err
+	}
+
+	r.clientOpts = opts
+	return r, nil
+}
+
+// Connect starts a client and its fetch loop. It is a no-op when connected.
+func (r *franzReader) Connect(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sess != nil {
+		return nil
+	}
+
+	s := newReaderSession(r)
+	opts := slices.Clone(r.clientOpts)
+	if r.group != "" {
+		opts = append(opts,
+			kgo.ConsumerGroup(r.group),
+			kgo.AutoCommitMarks(),
+			kgo.AutoCommitInterval(r.commitPeriod),
+			kgo.AutoCommitCallback(s.onCommitted),
+			kgo.OnPartitionsRevoked(s.onRevoked),
+			kgo.OnPartitionsLost(s.onLost),
+		)
+	}
+
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("create kafka client: %w", err)
+	}
+	if err := pingClient(ctx, cl); err != nil {
+		cl.Close()
+		return err
+	}
+	s.client = cl
+	go s.run()
+	r.sess = s
+	return nil
+}
+
+// ReadBatch returns the next batch of one partition. The ack function releases
+// the batch for committing; it is called with nil unless auto_replay_nacks is
+// off, in which case a rejected batch is dropped and committed as well.
+func (r *franzReader) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
+	r.mu.Lock()
+	s := r.sess
+	r.mu.Unlock()
+	if s == nil {
+		return nil, nil, service.ErrNotConnected
+	}
+
+	select {
+	case b, open := <-s.batches:
+		if !open {
+			r.mu.Lock()
+			if r.sess == s {
+				r.sess = nil
+			}
+			r.mu.Unlock()
+			return nil, nil, service.ErrNotConnected
+		}
+		return b.batch, func(context.Context, error) error {
+			b.release()
+			return nil
+		}, nil
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+}
+
+// Close stops fetching, commits what has been acknowledged and leaves the group.
+func (r *franzReader) Close(ctx context.Context) error {
+	r.mu.Lock()
+	s := r.sess
+	r.sess = nil
+	r.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	s.stop()
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+//------------------------------------------------------------------------------
+
+// ackBatch is a batch of one partition with the function that releases it.
+type ackBatch struct {
+	batch   service.MessageBatch
+	release func()
+}
+
+// readerSession is one client and its fetch loop; a new one is made on reconnect.
+type readerSession struct {
+	r       *franzReader
+	client  *kgo.Client
+	batches chan ackBatch
+	wake    chan struct{}
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu     sync.Mutex
+	topics map[string]map[int32]*partitionTracker
+}
+
+func newReaderSession(r *franzReader) *readerSession {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &readerSession{
+		r:       r,
+		batches: make(chan ackBatch),
+		wake:    make(chan struct{}, 1),
+		ctx:     ctx,
+		cancel:  cancel,
+		done:    make(chan struct{}),
+		topics:  map[string]map[int32]*partitionTracker{},
+	}
+}
+
+func (s *readerSession) stop() {
+	s.cancel()
+}
+
+// run polls the client until the session is stopped or the client fails, then
+// commits what was acknowledged and closes the client.
+func (s *readerSession) run() {
+	defer close(s.done)
+	defer func() {
+		s.cancel()
+		s.removeAll()
+		close(s.batches)
+		if s.r.group != "" {
+			// The output acknowledged everything it will before Close, so this
+			// commit includes every acknowledged message.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := s.client.CommitMarkedOffsets(ctx); err != nil {
+				s.r.mCommitErrs.Incr(1)
+				s.r.log.Error(fmt.Sprintf("Kafka offset commit on close failed: %v", err))
+			}
+			cancel()
+		}
+		s.client.Close()
+	}()
+
+	for {
+		s.drainAll()
+		if s.ctx.Err() != nil {
+			return
+		}
+		fetches := s.poll()
+		if s.ctx.Err() != nil {
+			return
+		}
+		fatal := false
+		fetches.EachError(func(topic string, partition int32, err error) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return
+			}
+			if errors.Is(err, kgo.ErrClientClosed) {
+				fatal = true
+				return
+			}
+			s.r.mFetchErrs.Incr(1)
+			if topic == "" {
+				// Errors not tied to a partition (group or client level)
+				// are not retried by the client: reconnect.
+				fatal = true
+				s.r.log.Error(fmt.Sprintf("Kafka consumer error, reconnecting: %v", err))
+				return
+			}
+			s.r.log.Error(fmt.Sprintf("Kafka fetch error on topic %s partition %d: %v", topic, partition, err))
+		})
+		if fatal {
+			return
+		}
+
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if len(p.Records) == 0 {
+				return
+			}
+			var size int64
+			for _, rec := range p.Records {
+				size += int64(len(rec.Key) + len(rec.Value))
+			}
+			s.r.mConsumed.Incr(int64(len(p.Records)), p.Topic)
+			s.r.mBytes.Incr(size, p.Topic)
+			s.tracker(p.Topic, p.Partition).enqueue(p.Records)
+		})
+		s.drainAll()
+		if s.ctx.Err() != nil {
+			return
+		}
+		s.updatePaused()
+	}
+}
+
+// drainAll hands the fetched records downstream, per partition, as long as the
+// partition has fewer than checkpoint_limit unacknowledged messages.
+func (s *readerSession) drainAll() {
+	s.mu.Lock()
+	all := make([]*partitionTracker, 0, len(s.topics))
+	for _, parts := range s.topics {
+		for _, t := range parts {
+			all = append(all, t)
+		}
+	}
+	s.mu.Unlock()
+	for _, t := range all {
+		t.drain(s.ctx)
+	}
+}
+
+// updatePaused stops fetching partitions that hold records they may not hand
+// downstream yet, and resumes the others.
+func (s *readerSession) updatePaused() {
+	pause := map[string][]int32{}
+	s.mu.Lock()
+	for topic, parts := range s.topics {
+		for p, t := range parts {
+			if t.blocked() {
+				pause[topic] = append(pause[topic], p)
+			}
+		}
+	}
+	s.mu.Unlock()
+
+	resume := map[string][]int32{}
+	for topic, parts := range s.client.PauseFetchPartitions(pause) {
+		for _, p := range parts {
+			if t := s.lookup(topic, p); t == nil || !t.blocked() {
+				resume[topic] = append(resume[topic], p)
+			}
+		}
+	}
+	if len(resume) > 0 {
+		s.client.ResumeFetchPartitions(resume)
+	}
+}
+
+// poll waits for records, returning early when an acknowledgement makes room
+// in a paused partition so that it can be resumed promptly.
+func (s *readerSession) poll() kgo.Fetches {
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.wake:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return s.client.PollFetches(ctx)
+}
+
+func (s *readerSession) notifyRoom() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *readerSession) tracker(topic string, partition int32) *partitionTracker {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	parts := s.topics[topic]
+	if parts == nil {
+		parts = map[int32]*partitionTracker{}
+		s.topics[topic] = parts
+	}
+	t := parts[partition]
+	if t == nil {
+		t = newPartitionTracker(s, topic, partition)
+		parts[partition] = t
+	}
+	return t
+}
+
+func (s *readerSession) lookup(topic string, partition int32) *partitionTracker {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.topics[topic][partition]
+}
+
+func (s *readerSession) remove(m map[string][]int32) {
+	s.mu.Lock()
+	var gone []*partitionTracker
+	for topic, parts := range m {
+		for _, p := range parts {
+			if t := s.topics[topic][p]; t != nil {
+				gone = append(gone, t)
+				delete(s.topics[topic], p)
+			}
+		}
+		if len(s.topics[topic]) == 0 {
+			delete(s.topics, topic)
+		}
+	}
+	s.mu.Unlock()
+	for _, t := range gone {
+		t.close()
+	}
+}
+
+func (s *readerSession) removeAll() {
+	m := map[string][]int32{}
+	s.mu.Lock()
+	for topic, parts := range s.topics {
+		for p := range parts {
+			m[topic] = append(m[topic], p)
+		}
+	}
+	s.mu.Unlock()
+	s.remove(m)
+}
+
+// onRevoked commits what was acknowledged before the partitions go to another
+// member, so the new owner starts right after it.
+func (s *readerSession) onRevoked(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+	if err := cl.CommitMarkedOffsets(ctx); err != nil {
+		s.r.mCommitErrs.Incr(1)
+		s.r.log.Error(fmt.Sprintf("Kafka offset commit on partition revoke (%v) failed: %v", m, err))
+	}
+	s.remove(m)
+}
+
+func (s *readerSession) onLost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.r.log.Warn(fmt.Sprintf("Kafka partitions lost without a chance to commit: %v", m))
+	s.remove(m)
+}
+
+func (s *readerSession) onCommitted(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	if err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) {
+			return
+		}
+		s.r.mCommitErrs.Incr(1)
+		s.r.log.Error(fmt.Sprintf("Kafka offset commit failed: %v", err))
+		return
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				s.r.mCommitErrs.Incr(1)
+				s.r.log.Error(fmt.Sprintf("Kafka offset commit failed on topic %s partition %d: %v", t.Topic, p.Partition, err))
+			}
+		}
+	}
+}
+
+//------------------------------------------------------------------------------
+
+// partitionTracker batches the records of one partition and checkpoints them.
+type partitionTracker struct {
+	s         *readerSession
+	topic     string
+	partition int32
+
+	// sendMu keeps flushing, tracking and sending in offset order.
+	sendMu  sync.Mutex
+	batcher *service.Batcher
+	last    *kgo.Record // newest record held by the batcher
+
+	// backlog holds fetched records waiting for room under checkpoint_limit;
+	// only the fetch loop touches it.
+	backlog []*kgo.Record
+
+	cpMu   sync.Mutex
+	cp     checkpointer[*kgo.Record]
+	closed bool
+
+	stopFlush chan struct{}
+	flushDone chan struct{}
+}
+
+func newPartitionTracker(s *readerSession, topic string, partition int32) *partitionTracker {
+	t := &partitionTracker{
+		s:         s,
+		topic:     topic,
+		partition: partition,
+		stopFlush: make(chan struct{}),
+		flushDone: make(chan struct{}),
+	}
+	if !s.r.batchPolicy.IsNoop() {
+		b, err := s.r.batchPolicy.NewBatcher(s.r.mgr)
+		if err != nil {
+			s.r.log.Error(fmt.Sprintf("Failed to create the batching policy for topic %s partition %d, delivering messages one by one: %v", topic, partition, err))
+		} else {
+			t.batcher = b
+		}
+	}
+	if t.batcher != nil {
+		go t.flushLoop()
+	} else {
+		close(t.flushDone)
+	}
+	return t
+}
+
+func (t *partitionTracker) enqueue(recs []*kgo.Record) {
+	t.backlog = append(t.backlog, recs...)
+}
+
+// drain hands backlog records to the batcher, or downstream when there is no
+// batching, until the partition is full. It blocks while the pipeline is busy,
+// which is the back pressure.
+func (t *partitionTracker) drain(ctx context.Context) {
+	for len(t.backlog) > 0 && !t.full() && ctx.Err() == nil {
+		rec := t.backlog[0]
+		t.backlog[0] = nil
+		t.backlog = t.backlog[1:]
+		t.add(ctx, rec)
+	}
+	if len(t.backlog) == 0 {
+		t.backlog = nil
+	}
+}
+
+func (t *partitionTracker) add(ctx context.Context, rec *kgo.Record) {
+	msg := recordToMessage(rec)
+	t.sendMu.Lock()
+	defer t.sendMu.Unlock()
+	if t.batcher == nil {
+		t.send(ctx, service.MessageBatch{msg}, rec)
+		return
+	}
+	t.last = rec
+	if t.batcher.Add(msg) {
+		t.flushLocked(ctx)
+	}
+}
+
+// flushLocked sends what the batcher holds; sendMu must be held.
+func (t *partitionTracker) flushLocked(ctx context.Context) {
+	batch, err := t.batcher.Flush(ctx)
+	if err != nil {
+		t.s.r.log.Error(fmt.Sprintf("Batching processors failed on topic %s partition %d: %v", t.topic, t.partition, err))
+	}
+	last := t.last
+	t.last = nil
+	if len(batch) == 0 || last == nil {
+		return
+	}
+	t.send(ctx, batch, last)
+}
+
+func (t *partitionTracker) send(ctx context.Context, batch service.MessageBatch, last *kgo.Record) {
+	t.cpMu.Lock()
+	release := t.cp.Track(last, int64(len(batch)))
+	t.cpMu.Unlock()
+
+	ab := ackBatch{batch: batch, release: func() {
+		t.cpMu.Lock()
+		wasFull := t.cp.Pending() >= t.s.r.checkpointLimit
+		rec, ok := release()
+		room := !t.closed && wasFull && t.cp.Pending() < t.s.r.checkpointLimit
+		t.cpMu.Unlock()
+		if ok && t.s.r.group != "" {
+			t.s.client.MarkCommitRecords(rec)
+		}
+		if room {
+			// Let the fetch loop hand over the backlog and resume fetching.
+			t.s.notifyRoom()
+		}
+	}}
+	select {
+	case t.s.batches <- ab:
+	case <-ctx.Done():
+		// Shutting down: the batch was never delivered, so it is never
+		// released and its offset is never committed.
+	}
+}
+
+// full reports whether the partition reached checkpoint_limit unacknowledged
+// messages (a batch flushed by the batching policy may overshoot it), or was
+// revoked, so that nothing more is handed over.
+func (t *partitionTracker) full() bool {
+	t.cpMu.Lock()
+	defer t.cpMu.Unlock()
+	return t.closed || t.cp.Pending() >= t.s.r.checkpointLimit
+}
+
+// blocked reports whether fetching from the partition must pause: it is full
+// or still holds fetched records it could not hand over.
+func (t *partitionTracker) blocked() bool {
+	return len(t.backlog) > 0 || t.full()
+}
+
+func (t *partitionTracker) flushLoop() {
+	defer close(t.flushDone)
+	for {
+		t.sendMu.Lock()
+		wait, timed := t.batcher.UntilNext()
+		t.sendMu.Unlock()
+		if !timed {
+			<-t.stopFlush
+			return
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+			t.sendMu.Lock()
+			if next, _ := t.batcher.UntilNext(); next <= time.Millisecond {
+				t.flushLocked(t.s.ctx)
+			}
+			t.sendMu.Unlock()
+		case <-t.stopFlush:
+			timer.Stop()
+			return
+		}
+	}
+}
+
+// close stops the flush loop; records still held by the batcher were never
+// delivered, so they are not committed and will be read again.
+func (t *partitionTracker) close() {
+	t.cpMu.Lock()
+	t.closed = true
+	t.cpMu.Unlock()
+	close(t.stopFlush)
+	<-t.flushDone
+	if t.batcher != nil {
+		_ = t.batcher.Close(context.Background())
+	}
+}
