@@ -10,6 +10,7 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
+	_ "github.com/vendas-connect/vendas-connect/plugins/aggregate"
 	"github.com/vendas-connect/vendas-connect/plugins/devbroker"
 	_ "github.com/vendas-connect/vendas-connect/plugins/generator"
 	_ "github.com/vendas-connect/vendas-connect/plugins/kafka"

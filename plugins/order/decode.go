@@ -36,6 +36,11 @@ func (e *DecodeError) Error() string {
 // once, with its type and its rules; unknown fields are skipped so the format
 // can grow. A Decoder reuses its memory and is not safe for concurrent use.
 type Decoder struct {
+	// SkipIdentity makes Decode check id_ordem and documento_cliente but
+	// leave o.ID and o.Customer empty: two allocations fewer per order for a
+	// reader, like the aggregator, that needs neither.
+	SkipIdentity bool
+
 	buf     []byte
 	pos     int
 	scratch []byte
@@ -114,12 +119,17 @@ func (d *Decoder) order(o *Order) error {
 		switch string(key) {
 		case FieldID:
 			return d.topOnce(&seen, seenID, FieldID, func() error {
-				s, err := d.stringField(FieldID)
-				if err == nil && s == "" {
+				b, err := d.stringBytes(FieldID)
+				if err != nil {
+					return err
+				}
+				if len(b) == 0 {
 					return fieldErr(FieldID, "empty string")
 				}
-				o.ID = s
-				return err
+				if !d.SkipIdentity {
+					o.ID = string(b)
+				}
+				return nil
 			})
 		case FieldCustomer:
 			return d.topOnce(&seen, seenCustomer, FieldCustomer, func() error {
@@ -130,7 +140,9 @@ func (d *Decoder) order(o *Order) error {
 				if err := ValidateCPF(b); err != nil {
 					return fieldErr(FieldCustomer, "invalid CPF %q: %v", b, err)
 				}
-				o.Customer = string(b)
+				if !d.SkipIdentity {
+					o.Customer = string(b)
+				}
 				return nil
 			})
 		case FieldProducts:
@@ -259,9 +271,10 @@ func (d *Decoder) item(o *Order, i int) error {
 			}
 			it.Quantity = n
 		case 2:
-			c, err := d.money(itemField(i, FieldUnitPrice))
+			// The field path is built only on error: this runs for every item.
+			c, err := d.money(pendingField)
 			if err != nil {
-				return err
+				return withField(err, itemField(i, FieldUnitPrice))
 			}
 			if c <= 0 || c > MaxUnitPrice {
 				return fieldErr(itemField(i, FieldUnitPrice), "must be greater than 0 and at most %s, got %s", MaxUnitPrice, c)
@@ -282,7 +295,12 @@ func (d *Decoder) item(o *Order, i int) error {
 	return nil
 }
 
-// withField puts a field path on a type error that was raised without one.
+// pendingField stands for a field path that withField fills in, so that the
+// path is only built when there is an error to report.
+const pendingField = "?"
+
+// withField puts a field path on an error raised with pendingField (syntax
+// errors have no field and keep none).
 func withField(err error, field string) error {
 	var de *DecodeError
 	if errors.As(err, &de) && de.Field != "" && de.Field != field {
@@ -329,11 +347,6 @@ func (d *Decoder) money(field string) (Cents, error) {
 		return 0, fieldErr(field, "%s: %v", tok, err)
 	}
 	return c, nil
-}
-
-func (d *Decoder) stringField(field string) (string, error) {
-	b, err := d.stringBytes(field)
-	return string(b), err
 }
 
 // stringBytes reads a JSON string. The result aliases the input or the
@@ -554,7 +567,7 @@ func (d *Decoder) number() ([]byte, error) {
 		if k == "" {
 			return nil, d.syntax("expected a number")
 		}
-		return nil, &DecodeError{Field: "?", Reason: "expected a number, got " + k}
+		return nil, &DecodeError{Field: pendingField, Reason: "expected a number, got " + k}
 	}
 	start := d.pos
 	i := d.pos

@@ -11,9 +11,9 @@ import (
 // and reflection would cost more than making the order.
 func (o *Order) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"id_ordem":`...)
-	dst = appendString(dst, o.ID)
+	dst = AppendString(dst, o.ID)
 	dst = append(dst, `,"documento_cliente":`...)
-	dst = appendString(dst, o.Customer)
+	dst = AppendString(dst, o.Customer)
 	dst = append(dst, `,"produtos":[`...)
 	for i := range o.Items {
 		it := &o.Items[i]
@@ -21,7 +21,7 @@ func (o *Order) AppendJSON(dst []byte) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"nome":`...)
-		dst = appendString(dst, it.Name)
+		dst = AppendString(dst, it.Name)
 		dst = append(dst, `,"quantidade":`...)
 		dst = strconv.AppendInt(dst, it.Quantity, 10)
 		dst = append(dst, `,"preco_unitario":`...)
@@ -37,10 +37,10 @@ func (o *Order) AppendJSON(dst []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string. Plain text is copied as is; quotes,
+// AppendString appends s as a JSON string. Plain text is copied as is; quotes,
 // backslashes, control bytes and invalid UTF-8 are escaped or replaced the
 // way encoding/json does.
-func appendString(dst []byte, s string) []byte {
+func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	if plainString(s) {
 		dst = append(dst, s...)

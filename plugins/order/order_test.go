@@ -199,3 +199,16 @@ func TestPlainString(t *testing.T) {
 		assert.Equal(t, want2, plainString(s), "%q", s)
 	}
 }
+
+func TestSkipIdentity(t *testing.T) {
+	d := NewDecoder()
+	d.SkipIdentity = true
+	var o Order
+	require.NoError(t, d.Decode([]byte(validOrder), &o))
+	assert.Empty(t, o.ID)
+	assert.Empty(t, o.Customer)
+	assert.Equal(t, Cents(699990), o.Total)
+	// Still validated.
+	bad := strings.Replace(validOrder, "529.982.247-25", "529.982.247-26", 1)
+	assert.ErrorContains(t, d.Decode([]byte(bad), &o), "documento_cliente: invalid CPF")
+}

@@ -1,0 +1,447 @@
+// Package aggregate totals sales orders per product: the sales_aggregate
+// buffer with its exactly-once state store, and the sales_report processor
+// that prints its snapshots for people.
+package aggregate
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vendas-connect/vendas-connect/plugins/order"
+)
+
+// Mode says which products a snapshot lists.
+type Mode uint8
+
+// Output modes, named as in Spark Structured Streaming.
+const (
+	// ModeComplete lists every product.
+	ModeComplete Mode = iota
+	// ModeUpdate lists only the products changed since the previous snapshot.
+	ModeUpdate
+)
+
+// Mode names as they appear in config and in a snapshot's "modo".
+const (
+	modeComplete = "complete"
+	modeUpdate   = "update"
+)
+
+// String is the mode's name in config and snapshots.
+func (m Mode) String() string {
+	if m == ModeUpdate {
+		return modeUpdate
+	}
+	return modeComplete
+}
+
+// ParseMode reads a mode name: complete or update.
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case modeComplete:
+		return ModeComplete, nil
+	case modeUpdate:
+		return ModeUpdate, nil
+	}
+	return 0, fmt.Errorf("%q is not one of %s, %s", s, modeComplete, modeUpdate)
+}
+
+// Record is one input record: the order bytes and, when it came from Kafka,
+// where it sits, which is what makes redeliveries detectable.
+type Record struct {
+	Data      []byte
+	Topic     string
+	Partition int32
+	Offset    int64
+	HasOffset bool
+}
+
+// Outcome is what Apply did with a record.
+type Outcome uint8
+
+// Outcomes of Apply.
+const (
+	// Applied: a valid order, now in the totals.
+	Applied Outcome = iota
+	// Rejected: not a valid order; counted in rejeitados only.
+	Rejected
+	// Duplicate: at or below the last applied offset of its partition; ignored.
+	Duplicate
+)
+
+// TopicPartition names a Kafka partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// ProductTotals are the running totals of one product.
+type ProductTotals struct {
+	Name   string
+	Units  int64       // quantidade: units sold
+	Orders int64       // pedidos: orders that contain the product
+	Value  order.Cents // valor_total
+}
+
+// Totals is a copy of an Aggregator's state, for tests and tools.
+type Totals struct {
+	Orders   int64
+	Rejected int64
+	Value    order.Cents
+	Products map[string]ProductTotals
+	Offsets  map[TopicPartition]int64
+	// Duplicates skipped since this Aggregator was made (not persisted).
+	Duplicates int64
+}
+
+// errOverflow rejects an order that would wrap a running total around.
+var errOverflow = errors.New(order.FieldTotal + ": the running totals would overflow int64")
+
+type product struct {
+	ProductTotals
+	lastOrder   uint64 // orderSeq of the last order counted in Orders
+	snapDirty   bool
+	commitDirty bool
+}
+
+type offsetEntry struct {
+	key         TopicPartition
+	offset      int64
+	commitDirty bool
+}
+
+// Aggregator keeps the totals per product. Its memory grows with the number
+// of products and partitions, never with the number of orders. It is not
+// safe for concurrent use. The zero value is not usable; call NewAggregator.
+type Aggregator struct {
+	dec      *order.Decoder
+	o        order.Order
+	orderSeq uint64
+
+	index    map[string]int32
+	products []product
+	orders   int64
+	rejected int64
+	dups     int64
+	value    order.Cents
+	units    int64
+
+	offIndex map[TopicPartition]int32
+	offsets  []offsetEntry
+
+	changed     bool    // since the last snapshot
+	snapDirty   []int32 // products changed since the last snapshot
+	commitDirty []int32 // products changed since the last commit
+	offDirty    []int32 // offsets changed since the last commit
+	countsDirty bool    // orders or rejected changed since the last commit
+
+	seq     uint64  // snapshots taken
+	sortIdx []int32 // scratch for snapshots
+}
+
+// NewAggregator returns an empty Aggregator.
+func NewAggregator() *Aggregator {
+	dec := order.NewDecoder()
+	dec.SkipIdentity = true // totals need neither the id nor the CPF text
+	return &Aggregator{
+		dec:      dec,
+		index:    make(map[string]int32, 128),
+		offIndex: make(map[TopicPartition]int32, 16),
+	}
+}
+
+// Apply decodes one record strictly and adds it to the totals. A record at or
+// below the last applied offset of its partition is a Duplicate and changes
+// nothing. An invalid record is Rejected with the decoder's error (an
+// *order.DecodeError naming the field) and only counts in rejeitados.
+func (a *Aggregator) Apply(r *Record) (Outcome, error) {
+	off := int32(-1)
+	if r.HasOffset {
+		i, ok := a.offIndex[TopicPartition{r.Topic, r.Partition}]
+		if ok && r.Offset <= a.offsets[i].offset {
+			a.dups++
+			return Duplicate, nil
+		}
+		if !ok {
+			i = int32(len(a.offsets))
+			a.offsets = append(a.offsets, offsetEntry{key: TopicPartition{r.Topic, r.Partition}, offset: -1})
+			a.offIndex[a.offsets[i].key] = i
+		}
+		off = i
+	}
+	err := a.dec.Decode(r.Data, &a.o)
+	if err == nil {
+		err = a.checkOverflow()
+	}
+	if err != nil {
+		a.rejected++
+	} else {
+		a.add(&a.o)
+	}
+	a.changed, a.countsDirty = true, true
+	if off >= 0 {
+		e := &a.offsets[off]
+		e.offset = r.Offset
+		if !e.commitDirty {
+			e.commitDirty = true
+			a.offDirty = append(a.offDirty, off)
+		}
+	}
+	if err != nil {
+		return Rejected, err
+	}
+	return Applied, nil
+}
+
+func (a *Aggregator) checkOverflow() error {
+	var units int64
+	for i := range a.o.Items {
+		units += a.o.Items[i].Quantity
+	}
+	if a.o.Total > math.MaxInt64-a.value || units > math.MaxInt64-a.units {
+		return errOverflow
+	}
+	return nil
+}
+
+// add puts a valid order in the totals. Every product value is at most the
+// grand total, so checkOverflow on the grand total covers them all.
+func (a *Aggregator) add(o *order.Order) {
+	a.orderSeq++
+	for i := range o.Items {
+		it := &o.Items[i]
+		p := &a.products[a.productIndex(it.Name)]
+		p.Units += it.Quantity
+		p.Value += order.Cents(it.Quantity) * it.UnitPrice
+		a.units += it.Quantity
+		if p.lastOrder != a.orderSeq {
+			p.lastOrder = a.orderSeq
+			p.Orders++
+		}
+	}
+	a.orders++
+	a.value += o.Total
+}
+
+// productIndex finds or creates a product and marks it changed.
+func (a *Aggregator) productIndex(name string) int32 {
+	i, ok := a.index[name]
+	if !ok {
+		i = int32(len(a.products))
+		a.products = append(a.products, product{ProductTotals: ProductTotals{Name: name}})
+		a.index[name] = i
+	}
+	p := &a.products[i]
+	if !p.snapDirty {
+		p.snapDirty = true
+		a.snapDirty = append(a.snapDirty, i)
+	}
+	if !p.commitDirty {
+		p.commitDirty = true
+		a.commitDirty = append(a.commitDirty, i)
+	}
+	return i
+}
+
+// Changed reports whether anything was applied or rejected since the last
+// snapshot.
+func (a *Aggregator) Changed() bool { return a.changed }
+
+// Products is the number of distinct products.
+func (a *Aggregator) Products() int { return len(a.products) }
+
+// Orders is the number of valid orders in the totals.
+func (a *Aggregator) Orders() int64 { return a.orders }
+
+// Totals returns a copy of the state.
+func (a *Aggregator) Totals() Totals {
+	t := Totals{
+		Orders:     a.orders,
+		Rejected:   a.rejected,
+		Value:      a.value,
+		Duplicates: a.dups,
+		Products:   make(map[string]ProductTotals, len(a.products)),
+		Offsets:    make(map[TopicPartition]int64, len(a.offsets)),
+	}
+	for i := range a.products {
+		t.Products[a.products[i].Name] = a.products[i].ProductTotals
+	}
+	for _, e := range a.offsets {
+		t.Offsets[e.key] = e.offset
+	}
+	return t
+}
+
+// AppendSnapshot appends a snapshot (CONTRACT.md, one line of JSON) to dst
+// and starts a new "changed since" period. In ModeUpdate only products
+// changed since the previous snapshot are listed; the counts, the grand total
+// and the offsets are always complete.
+func (a *Aggregator) AppendSnapshot(dst []byte, mode Mode, now time.Time) []byte {
+	a.seq++
+	idx := a.sortIdx[:0]
+	if mode == ModeUpdate {
+		idx = append(idx, a.snapDirty...)
+	} else {
+		for i := range a.products {
+			idx = append(idx, int32(i))
+		}
+	}
+	slices.SortFunc(idx, a.byValueDesc)
+	a.sortIdx = idx
+
+	dst = append(dst, `{"pedidos":`...)
+	dst = strconv.AppendInt(dst, a.orders, 10)
+	dst = append(dst, `,"rejeitados":`...)
+	dst = strconv.AppendInt(dst, a.rejected, 10)
+	dst = append(dst, `,"valor_total":`...)
+	dst = a.value.AppendJSON(dst)
+	dst = append(dst, `,"produtos":[`...)
+	for n, i := range idx {
+		p := &a.products[i]
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"produto":`...)
+		dst = order.AppendString(dst, p.Name)
+		dst = append(dst, `,"quantidade":`...)
+		dst = strconv.AppendInt(dst, p.Units, 10)
+		dst = append(dst, `,"pedidos":`...)
+		dst = strconv.AppendInt(dst, p.Orders, 10)
+		dst = append(dst, `,"valor_total":`...)
+		dst = p.Value.AppendJSON(dst)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `],"modo":"`...)
+	dst = append(dst, mode.String()...)
+	dst = append(dst, `","offsets":{`...)
+	dst = a.appendOffsets(dst)
+	dst = append(dst, `},"emitido_em":"`...)
+	dst = now.In(order.SaoPaulo).AppendFormat(dst, time.RFC3339)
+	dst = append(dst, `","sequencia":`...)
+	dst = strconv.AppendInt(dst, int64(a.seq), 10)
+	dst = append(dst, '}')
+
+	for _, i := range a.snapDirty {
+		a.products[i].snapDirty = false
+	}
+	a.snapDirty = a.snapDirty[:0]
+	a.changed = false
+	return dst
+}
+
+func (a *Aggregator) byValueDesc(x, y int32) int {
+	p, q := &a.products[x], &a.products[y]
+	if p.Value != q.Value {
+		if p.Value > q.Value {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(p.Name, q.Name)
+}
+
+// appendOffsets writes {"topic":{"partition":offset,...},...} sorted by topic
+// and partition, without the enclosing braces.
+func (a *Aggregator) appendOffsets(dst []byte) []byte {
+	idx := a.sortIdx[:0]
+	for i := range a.offsets {
+		idx = append(idx, int32(i))
+	}
+	slices.SortFunc(idx, func(x, y int32) int {
+		p, q := a.offsets[x].key, a.offsets[y].key
+		if c := strings.Compare(p.Topic, q.Topic); c != 0 {
+			return c
+		}
+		return int(p.Partition) - int(q.Partition)
+	})
+	a.sortIdx = idx
+	for n, i := range idx {
+		e := &a.offsets[i]
+		if n == 0 || e.key.Topic != a.offsets[idx[n-1]].key.Topic {
+			if n > 0 {
+				dst = append(dst, "},"...)
+			}
+			dst = order.AppendString(dst, e.key.Topic)
+			dst = append(dst, ":{"...)
+		} else {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = strconv.AppendInt(dst, int64(e.key.Partition), 10)
+		dst = append(dst, `":`...)
+		dst = strconv.AppendInt(dst, e.offset, 10)
+	}
+	if len(idx) > 0 {
+		dst = append(dst, '}')
+	}
+	return dst
+}
+
+// commitDelta is what changed since the last commit, copied out so that the
+// store can write it without holding the aggregator.
+type commitDelta struct {
+	products []ProductTotals
+	offsets  []offsetEntry
+	orders   int64
+	rejected int64
+	counts   bool
+	outbox   []*rejectedRecord
+	deletes  []uint64
+}
+
+func (d *commitDelta) reset() {
+	d.products = d.products[:0]
+	d.offsets = d.offsets[:0]
+	clear(d.outbox)
+	d.outbox = d.outbox[:0]
+	d.deletes = d.deletes[:0]
+	d.counts = false
+}
+
+func (d *commitDelta) empty() bool {
+	return len(d.products) == 0 && len(d.offsets) == 0 && !d.counts && len(d.outbox) == 0 && len(d.deletes) == 0
+}
+
+// takeCommitDelta appends to d everything changed since the last call.
+func (a *Aggregator) takeCommitDelta(d *commitDelta) {
+	for _, i := range a.commitDirty {
+		p := &a.products[i]
+		p.commitDirty = false
+		d.products = append(d.products, p.ProductTotals)
+	}
+	a.commitDirty = a.commitDirty[:0]
+	for _, i := range a.offDirty {
+		e := &a.offsets[i]
+		e.commitDirty = false
+		d.offsets = append(d.offsets, *e)
+	}
+	a.offDirty = a.offDirty[:0]
+	if a.countsDirty {
+		d.counts, d.orders, d.rejected = true, a.orders, a.rejected
+		a.countsDirty = false
+	}
+}
+
+// restore loads totals read from a store into an empty Aggregator. They
+// count as changed for the next snapshot but not for the next commit.
+func (a *Aggregator) restore(st *loadedState) {
+	for _, p := range st.products {
+		i := int32(len(a.products))
+		a.products = append(a.products, product{ProductTotals: p, snapDirty: true})
+		a.index[p.Name] = i
+		a.snapDirty = append(a.snapDirty, i)
+		a.value += p.Value
+		a.units += p.Units
+	}
+	for _, e := range st.offsets {
+		a.offIndex[e.key] = int32(len(a.offsets))
+		a.offsets = append(a.offsets, offsetEntry{key: e.key, offset: e.offset})
+	}
+	a.orders, a.rejected = st.orders, st.rejected
+	a.changed = len(a.products) > 0 || a.orders > 0 || a.rejected > 0
+}
