@@ -11,6 +11,7 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
 	_ "github.com/vendas-connect/vendas-connect/plugins/aggregate"
+	"github.com/vendas-connect/vendas-connect/plugins/demo"
 	"github.com/vendas-connect/vendas-connect/plugins/devbroker"
 	_ "github.com/vendas-connect/vendas-connect/plugins/generator"
 	_ "github.com/vendas-connect/vendas-connect/plugins/kafka"
@@ -24,5 +25,6 @@ func main() {
 		service.CLIOptSetBinaryName("vendas-connect"),
 		service.CLIOptSetVersion(Version, ""),
 		service.CLIOptAddCommand(devbroker.Command()),
+		service.CLIOptAddCommand(demo.Command()),
 	)
 }

@@ -17,6 +17,7 @@ import (
 
 const (
 	fieldFormat  = "format"
+	fieldClear   = "clear_screen"
 	formatTable  = "table"
 	formatJSON   = "json"
 	layoutReport = "02/01/2006 15:04:05"
@@ -40,6 +41,10 @@ The table depends on the order of snapshots: run it with `+"`pipeline.threads: 1
 			Description("`table` for people, `json` for programs (one snapshot per line).").
 			Default(formatTable).
 			Example(formatJSON).Example("${OUTPUT_FORMAT:table}")).
+		Field(service.NewBoolField(fieldClear).
+			Description("With `format: table`, start each table with the terminal codes that clear the screen, so a terminal shows one live table instead of a scrolling log. `vendas-connect demo` turns it on when its output is a terminal.").
+			Default(false).
+			Advanced()).
 		Example("Table or JSON from the environment", "", `
 pipeline:
   threads: 1
@@ -63,6 +68,7 @@ func init() {
 // still print a complete table, and the values last printed to show change.
 type salesReport struct {
 	table bool
+	clear bool
 
 	mu           sync.Mutex
 	view         map[string]ProductTotals
@@ -80,8 +86,13 @@ func newSalesReportFromConfig(conf *service.ParsedConfig, _ *service.Resources) 
 	if format != formatTable && format != formatJSON {
 		return nil, fmt.Errorf("field %s: %q is not one of %s, %s", fieldFormat, format, formatTable, formatJSON)
 	}
+	clearScreen, err := conf.FieldBool(fieldClear)
+	if err != nil {
+		return nil, err
+	}
 	return &salesReport{
 		table:   format == formatTable,
+		clear:   clearScreen,
 		view:    map[string]ProductTotals{},
 		printed: map[string]order.Cents{},
 	}, nil
@@ -103,6 +114,10 @@ func (r *salesReport) Process(_ context.Context, msg *service.Message) (service.
 	r.mu.Lock()
 	out := r.render(snap)
 	r.mu.Unlock()
+	if r.clear {
+		// Cursor home, then erase the screen.
+		out = append([]byte("\x1b[H\x1b[2J"), out...)
+	}
 	msg.SetBytes(out)
 	return service.MessageBatch{msg}, nil
 }

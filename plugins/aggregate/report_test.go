@@ -140,3 +140,12 @@ func TestShareAndThousands(t *testing.T) {
 	assert.Equal(t, "+R$ 3.499,90", change(349990))
 	assert.Empty(t, change(0))
 }
+
+func TestReportClearScreen(t *testing.T) {
+	snap := `{"pedidos":1,"rejeitados":0,"valor_total":1.00,"produtos":[{"produto":"X","quantidade":1,"pedidos":1,"valor_total":1.00}],"modo":"complete","offsets":{},"emitido_em":"2026-11-24T18:04:01-03:00","sequencia":1}`
+	plain := processOne(t, newTestReport(t, `format: table`), snapshotMsg(snap))
+	cleared := processOne(t, newTestReport(t, `{format: table, clear_screen: true}`), snapshotMsg(snap))
+	assert.Equal(t, "\x1b[H\x1b[2J"+plain, cleared)
+	// JSON lines are for programs: never prefixed.
+	assert.Equal(t, snap, processOne(t, newTestReport(t, `{format: json, clear_screen: true}`), snapshotMsg(snap)))
+}
