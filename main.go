@@ -13,6 +13,7 @@ import (
 	_ "github.com/vendas-connect/vendas-connect/plugins/aggregate"
 	"github.com/vendas-connect/vendas-connect/plugins/demo"
 	"github.com/vendas-connect/vendas-connect/plugins/devbroker"
+	"github.com/vendas-connect/vendas-connect/plugins/docs"
 	_ "github.com/vendas-connect/vendas-connect/plugins/generator"
 	_ "github.com/vendas-connect/vendas-connect/plugins/kafka"
 )
@@ -26,5 +27,6 @@ func main() {
 		service.CLIOptSetVersion(Version, ""),
 		service.CLIOptAddCommand(devbroker.Command()),
 		service.CLIOptAddCommand(demo.Command()),
+		service.CLIOptAddCommand(docs.Command()),
 	)
 }
