@@ -1,6 +1,7 @@
 package order
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -442,17 +443,35 @@ func (d *Decoder) object(fn func(key []byte) error) error {
 	}
 }
 
-// str reads a string whose '"' is at the current position.
+// str reads a string whose '"' is at the current position. It scans eight
+// bytes at a time: strings are most of an order's bytes.
 func (d *Decoder) str() ([]byte, error) {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
 	d.pos++
 	start := d.pos
-	for i := d.pos; i < len(d.buf); i++ {
-		c := d.buf[i]
+	buf := d.buf
+	ascii := true
+	for i := start; i < len(buf); {
+		if i+8 <= len(buf) {
+			x := binary.LittleEndian.Uint64(buf[i:])
+			q := x ^ (ones * '"')
+			b := x ^ (ones * '\\')
+			// Flags bytes below 0x20, '"' and '\\' (no false negatives).
+			if ((x-ones*0x20)&^x|(q-ones)&^q|(b-ones)&^b)&high == 0 {
+				ascii = ascii && x&high == 0
+				i += 8
+				continue
+			}
+		}
+		c := buf[i]
 		switch {
 		case c == '"':
 			d.pos = i + 1
-			s := d.buf[start:i]
-			if !utf8.Valid(s) {
+			s := buf[start:i]
+			if !ascii && !utf8.Valid(s) {
 				return nil, d.syntax("string is not valid UTF-8")
 			}
 			return s, nil
@@ -461,9 +480,12 @@ func (d *Decoder) str() ([]byte, error) {
 		case c < 0x20:
 			d.pos = i
 			return nil, d.syntax("control character in string")
+		case c >= utf8.RuneSelf:
+			ascii = false
 		}
+		i++
 	}
-	d.pos = len(d.buf)
+	d.pos = len(buf)
 	return nil, d.syntax("unterminated string")
 }
 
