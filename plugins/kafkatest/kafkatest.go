@@ -214,6 +214,20 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
+// Main runs a package's tests, then removes the binary Binary built and
+// stops the embedded broker. Call it from TestMain in packages that use
+// either.
+func Main(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	if embedded != nil {
+		embedded.Close()
+	}
+	os.Exit(code)
+}
+
 // ConfigPath is the path of a shipped config, such as "produce.yaml".
 func ConfigPath(name string) string {
 	_, file, _, _ := runtime.Caller(0)
