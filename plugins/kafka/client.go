@@ -5,12 +5,15 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -203,12 +206,26 @@ func bytesField(conf *service.ParsedConfig, name string, maxValue uint64) (int32
 // exist. Authentication problems are not retryable, so they back off longer.
 func pingClient(ctx context.Context, cl *kgo.Client) error {
 	if err := cl.Ping(ctx); err != nil {
-		if !kgo.IsRetryableBrokerErr(err) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		if isAuthErr(err) {
+			// Retrying a bad password or certificate soon only fills the log.
 			return service.NewErrBackOff(fmt.Errorf("ping brokers: %w", err), 30*time.Second)
 		}
+		// A broker that is down (connection refused) comes back: retry on
+		// Benthos' usual short back-off.
 		return fmt.Errorf("ping brokers: %w", err)
 	}
 	return nil
+}
+
+// isAuthErr tells the errors that retrying cannot fix: SASL and TLS failures.
+func isAuthErr(err error) bool {
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	return errors.Is(err, kerr.SaslAuthenticationFailed) ||
+		errors.Is(err, kerr.UnsupportedSaslMechanism) ||
+		errors.Is(err, kerr.IllegalSaslState) ||
+		errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr)
 }
 
 // kgoLogger routes franz-go logs (broker connection failures, group changes)

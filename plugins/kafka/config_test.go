@@ -1,10 +1,16 @@
 package kafka
 
 import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
@@ -125,6 +131,9 @@ consumer_group: g
 start_from_oldest: false
 checkpoint_limit: 10
 commit_period: 1s
+session_timeout: 10s
+heartbeat_interval: 1s
+rebalance_timeout: 20s
 fetch_max_bytes: 1MiB
 auto_replay_nacks: false
 batching:
@@ -163,6 +172,11 @@ tls:
 			name:    "commit period zero",
 			yaml:    "seed_brokers: [ a:1 ]\ntopics: [ t ]\ncommit_period: 0s\n",
 			wantErr: "field commit_period",
+		},
+		{
+			name:    "heartbeat too slow for the session",
+			yaml:    "seed_brokers: [ a:1 ]\ntopics: [ t ]\nsession_timeout: 6s\nheartbeat_interval: 3s\n",
+			wantErr: "fields session_timeout (6s), heartbeat_interval (3s), rebalance_timeout (45s): each must be positive and heartbeat_interval under a third of session_timeout",
 		},
 		{
 			name:    "bad fetch_max_bytes",
@@ -329,4 +343,11 @@ func TestRecordPosition(t *testing.T) {
 	_, _, o, err = RecordPosition(msg)
 	require.NoError(t, err)
 	assert.Equal(t, int64(43), o)
+}
+
+func TestIsAuthErr(t *testing.T) {
+	assert.True(t, isAuthErr(fmt.Errorf("ping: %w", kerr.SaslAuthenticationFailed)))
+	assert.True(t, isAuthErr(x509.UnknownAuthorityError{}))
+	assert.False(t, isAuthErr(&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), "a broker that is down comes back")
+	assert.False(t, isAuthErr(errors.New("i/o timeout")))
 }

@@ -24,6 +24,9 @@ const (
 	fieldStartFromOldest = "start_from_oldest"
 	fieldCheckpointLimit = "checkpoint_limit"
 	fieldCommitPeriod    = "commit_period"
+	fieldSessionTimeout  = "session_timeout"
+	fieldHeartbeat       = "heartbeat_interval"
+	fieldRebalance       = "rebalance_timeout"
 	fieldFetchMaxBytes   = "fetch_max_bytes"
 )
 
@@ -62,6 +65,7 @@ Metrics: `+"`kafka_consumed_records`, `kafka_consumed_bytes`"+` (labelled by top
   if this.topics.or([]).filter(t -> t.trim() != "").length() == 0 { "topics must list at least one topic" },
   if this.topics.or([]).any(t -> t.contains(":")) { "explicit partitions in topics (topic:partition) are not supported by this build" },
   if this.checkpoint_limit.or(1) < 1 { "checkpoint_limit must be at least 1" },
+  if this.heartbeat_interval.or("3s").parse_duration() * 3 > this.session_timeout.or("1m").parse_duration() { "heartbeat_interval must be under a third of session_timeout" },
 ]`).
 		Example("Consumer group", "Consumes the orders topic as part of a consumer group, committing offsets of acknowledged messages.", `
 input:
@@ -105,6 +109,21 @@ func inputFields() []*service.ConfigField {
 				Description("The period of time between each commit of the current partition offsets. Offsets are always committed during shutdown and when partitions are revoked.").
 				Default("5s").
 				Example("1s").
+				Advanced(),
+			service.NewDurationField(fieldSessionTimeout).
+				Description("With a `consumer_group`, how long the broker waits for a member's heartbeat before it removes the member and rebalances. A consumer restarted after a crash waits up to this long for its partitions. Equivalent to the Java session.timeout.ms.").
+				Default("1m").
+				Example("10s").
+				Advanced(),
+			service.NewDurationField(fieldHeartbeat).
+				Description("With a `consumer_group`, how often a member sends heartbeats; keep it under a third of `session_timeout`. Equivalent to the Java heartbeat.interval.ms.").
+				Default("3s").
+				Example("1s").
+				Advanced(),
+			service.NewDurationField(fieldRebalance).
+				Description("With a `consumer_group`, how long members may take to finish their work and commit offsets once a rebalance has begun.").
+				Default("45s").
+				Example("10s").
 				Advanced(),
 			service.NewBoolField(fieldStartFromOldest).
 				Description("Determines whether to consume from the oldest available offset, otherwise messages are consumed from the latest offset. The setting is applied when creating a new consumer group or the saved offset no longer exists.").
@@ -212,6 +231,7 @@ func recordToMessage(r *kgo.Record) *service.Message {
 // franzReader is the kafka_franz input.
 type franzReader struct {
 	clientOpts      []kgo.Opt
+	groupOpts       []kgo.Opt
 	group           string
 	checkpointLimit int64
 	commitPeriod    time.Duration
@@ -290,6 +310,22 @@ func newFranzReaderFromConfig(conf *service.ParsedConfig, mgr *service.Resources
 		return nil, fmt.Errorf("field %s: value %v is invalid, must be positive", fieldCommitPeriod, r.commitPeriod)
 	}
 
+	var session, heartbeat, rebalance time.Duration
+	if session, err = conf.FieldDuration(fieldSessionTimeout); err != nil {
+		return nil, err
+	}
+	if heartbeat, err = conf.FieldDuration(fieldHeartbeat); err != nil {
+		return nil, err
+	}
+	if rebalance, err = conf.FieldDuration(fieldRebalance); err != nil {
+		return nil, err
+	}
+	if session <= 0 || heartbeat <= 0 || rebalance <= 0 || heartbeat*3 > session {
+		return nil, fmt.Errorf("fields %s (%v), %s (%v), %s (%v): each must be positive and %s under a third of %s",
+			fieldSessionTimeout, session, fieldHeartbeat, heartbeat, fieldRebalance, rebalance, fieldHeartbeat, fieldSessionTimeout)
+	}
+	r.groupOpts = []kgo.Opt{kgo.SessionTimeout(session), kgo.HeartbeatInterval(heartbeat), kgo.RebalanceTimeout(rebalance)}
+
 	fetchMax, err := bytesField(conf, fieldFetchMaxBytes, math.MaxInt32)
 	if err != nil {
 		return nil, err
@@ -315,6 +351,7 @@ func (r *franzReader) Connect(ctx context.Context) error {
 	s := newReaderSession(r)
 	opts := slices.Clone(r.clientOpts)
 	if r.group != "" {
+		opts = append(opts, r.groupOpts...)
 		opts = append(opts,
 			kgo.ConsumerGroup(r.group),
 			kgo.AutoCommitMarks(),
@@ -468,10 +505,12 @@ func (s *readerSession) run() {
 			}
 			s.r.mFetchErrs.Incr(1)
 			if topic == "" {
-				// Errors not tied to a partition (group or client level)
-				// are not retried by the client: reconnect.
-				fatal = true
-				s.r.log.Error(fmt.Sprintf("Kafka consumer error, reconnecting: %v", err))
+				// A group or client level error is a notification: franz-go
+				// keeps retrying on its own. Closing the client here would
+				// leave a member behind in the group (its LeaveGroup fails
+				// while the broker is down) and the next one would wait a
+				// whole session_timeout for its partitions.
+				s.r.log.Error(fmt.Sprintf("Kafka consumer error (retrying): %v", err))
 				return
 			}
 			s.r.log.Error(fmt.Sprintf("Kafka fetch error on topic %s partition %d: %v", topic, partition, err))
