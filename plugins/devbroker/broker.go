@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // Defaults used when Options leave a field empty.
@@ -85,6 +87,7 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 		kfake.DefaultNumPartitions(opts.Partitions),
 		kfake.SeedTopics(int32(opts.Partitions), opts.Topics...),
 		kfake.ClusterID("vendas-connect-dev"),
+		kfake.MaxVersions(fetchV6()),
 	}
 	if opts.DataDir != "" {
 		kopts = append(kopts, kfake.DataDir(opts.DataDir))
@@ -138,3 +141,13 @@ type advertisedListener struct {
 }
 
 func (l *advertisedListener) Addr() net.Addr { return l.addr }
+
+// fetchV6 caps Fetch at version 6, before fetch sessions: kfake's sessions
+// lose track of a partition that a consumer paused and resumed (kafka_franz
+// does at checkpoint_limit), and the consumer then stalls short of the end
+// of the topic. Real Kafka is not affected.
+func fetchV6() *kversion.Versions {
+	v := kversion.Stable()
+	v.SetMaxKeyVersion(kmsg.Fetch.Int16(), 6)
+	return v
+}
