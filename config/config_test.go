@@ -1,14 +1,10 @@
 package config_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"io/fs"
 	"os"
-	"os/exec"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -103,35 +99,18 @@ func TestProduceThenConsume(t *testing.T) {
 	// One malformed record: counted as rejected and sent to the DLQ.
 	kafkatest.Produce(t, brokers, topic, [][]byte{[]byte("bad-1")}, [][]byte{[]byte(`{"id_ordem":"x"`)})
 
-	cmd := exec.CommandContext(ctx, kafkatest.Binary(t), "-c", "consume.yaml")
-	cmd.Env = append(os.Environ(), "KAFKA_BROKERS="+brokers, "KAFKA_TOPIC="+topic, "OUTPUT_FORMAT=json",
-		"STATE_DIR="+t.TempDir(), "AGGREGATE_INTERVAL=200ms", "CONSUME_HTTP_ADDRESS=127.0.0.1:0")
-	stdout, err := cmd.StdoutPipe()
+	consume := kafkatest.StartProcess(t, "consume.yaml", map[string]string{
+		"KAFKA_BROKERS": brokers, "KAFKA_TOPIC": topic, "OUTPUT_FORMAT": "json",
+		"STATE_DIR": t.TempDir(), "AGGREGATE_INTERVAL": "200ms", "CONSUME_HTTP_ADDRESS": "127.0.0.1:0",
+	}, kafkatest.Binary(t), "-c", "consume.yaml")
+	_, _, err = consume.WaitSnapshot(time.Minute, 0, func(s kafkatest.Snapshot) bool { return s.Orders == n && s.Rejected == 1 })
 	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	var last snapshot
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var s snapshot
-		if json.Unmarshal(sc.Bytes(), &s) != nil {
-			continue
-		}
-		last = s
-		if s.Orders == n && s.Rejected == 1 {
-			require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-		}
-	}
-	require.NoError(t, cmd.Wait(), "consume.yaml stops cleanly on SIGINT")
+	require.NoError(t, consume.Stop(30*time.Second), "consume.yaml stops cleanly on SIGINT")
+	last, ok := consume.LastSnapshot()
+	require.True(t, ok)
 	require.Equal(t, int64(n), last.Orders, "the last snapshot covers every order")
 	assert.Equal(t, int64(1), last.Rejected)
-	got := map[string]kafkatest.ProductSum{}
-	for _, p := range last.Products {
-		c, err := kafkatest.CentsOf(p.Value)
-		require.NoError(t, err)
-		got[p.Name] = kafkatest.ProductSum{Units: p.Units, Orders: p.Orders, Cents: c}
-	}
-	assert.Equal(t, want.Products, got)
+	assert.Equal(t, want.Products, last.Products)
 
 	dlq := kafkatest.ReadTopic(t, brokers, topic+"_dlq", 1)
 	assert.Equal(t, `{"id_ordem":"x"`, string(dlq[0].Value))
@@ -142,15 +121,4 @@ func TestProduceThenConsume(t *testing.T) {
 		}
 	}
 	assert.Contains(t, reason, "invalid JSON")
-}
-
-type snapshot struct {
-	Orders   int64 `json:"pedidos"`
-	Rejected int64 `json:"rejeitados"`
-	Products []struct {
-		Name   string      `json:"produto"`
-		Units  int64       `json:"quantidade"`
-		Orders int64       `json:"pedidos"`
-		Value  json.Number `json:"valor_total"`
-	} `json:"produtos"`
 }
