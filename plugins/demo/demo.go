@@ -41,7 +41,9 @@ const demoRate = "200"
 // or until both pipelines end by themselves. The consumer stops last, so its
 // final table covers every order it read.
 func Run(ctx context.Context, opts Options) error {
-	broker, err := devbroker.Start(ctx, devbroker.Options{Addr: "127.0.0.1:0", Partitions: opts.Partitions})
+	// The broker outlives Ctrl-C: the consumer still reads and the outputs
+	// still flush while the pipelines stop. It closes when Run returns.
+	broker, err := devbroker.Start(context.WithoutCancel(ctx), devbroker.Options{Addr: "127.0.0.1:0", Partitions: opts.Partitions})
 	if err != nil {
 		return fmt.Errorf("starting the embedded broker: %w", err)
 	}
