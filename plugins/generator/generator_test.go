@@ -3,9 +3,9 @@ package generator
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -154,12 +154,15 @@ func TestMetadata(t *testing.T) {
 	require.NoError(t, stream.Run(context.Background()))
 	require.Len(t, got, 3)
 	for i, s := range got {
-		assert.Contains(t, s, `"seq":`+itoa(i+1))
-		var key, id string
-		_, _ = key, id
-		parts := strings.Split(s, `"`)
-		// {"id":"X","key":"X","seq":n}: the key metadata equals the id field.
-		assert.Equal(t, parts[3], parts[7], s)
+		var m struct {
+			Key string `json:"key"`
+			Seq int    `json:"seq"`
+			ID  string `json:"id"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(s), &m))
+		assert.Equal(t, i+1, m.Seq)
+		assert.NotEmpty(t, m.ID)
+		assert.Equal(t, m.ID, m.Key, "metadata id_ordem is the order's id")
 	}
 }
 
