@@ -62,9 +62,7 @@ func newTestReader(t *testing.T, yaml string) (*franzReader, service.BatchInput)
 	require.NoError(t, err)
 	r, err := newFranzReaderFromConfig(conf, service.MockResources())
 	require.NoError(t, err)
-	in, err := service.AutoRetryNacksBatchedToggled(conf, r)
-	require.NoError(t, err)
-	return r, in
+	return r, r
 }
 
 func connect(t *testing.T, c interface{ Connect(context.Context) error }) {

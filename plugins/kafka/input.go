@@ -149,7 +149,10 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return service.AutoRetryNacksBatchedToggled(conf, rdr)
+			// Not service.AutoRetryNacksBatchedToggled: it copies every message
+			// of every batch to replay it, about a tenth of the cost of consuming;
+			// the reader makes a rejected batch again from its records instead.
+			return rdr, nil
 		})
 	if err != nil {
 		panic(err)
@@ -210,15 +213,32 @@ func metaInt(msg *service.Message, key string) (int64, error) {
 	return n, nil
 }
 
-// recordToMessage converts a record, keeping the metadata Redpanda Connect sets.
-func recordToMessage(r *kgo.Record) *service.Message {
+// recordMeta builds messages from the records of one partition. Benthos keeps
+// metadata as boxed values: the ones every record of the partition shares
+// (topic, partition, and the timestamp of records produced in the same
+// millisecond) are boxed once here, so that a message costs only what differs.
+type recordMeta struct {
+	topic, partition any
+	tsMs             int64
+	tsUnixV, tsMsV   any
+}
+
+func newRecordMeta(topic string, partition int32) *recordMeta {
+	return &recordMeta{topic: topic, partition: int(partition)}
+}
+
+// message converts a record, keeping the metadata Redpanda Connect sets.
+func (m *recordMeta) message(r *kgo.Record) *service.Message {
 	msg := service.NewMessage(r.Value)
+	if ms := r.Timestamp.UnixMilli(); m.tsMsV == nil || ms != m.tsMs {
+		m.tsMs, m.tsMsV, m.tsUnixV = ms, ms, r.Timestamp.Unix()
+	}
 	msg.MetaSetMut(MetaKey, string(r.Key))
-	msg.MetaSetMut(MetaTopic, r.Topic)
-	msg.MetaSetMut(MetaPartition, int(r.Partition))
+	msg.MetaSetMut(MetaTopic, m.topic)
+	msg.MetaSetMut(MetaPartition, m.partition)
 	msg.MetaSetMut(MetaOffset, int(r.Offset))
-	msg.MetaSetMut(MetaTimestampUnix, r.Timestamp.Unix())
-	msg.MetaSetMut(MetaTimestampMs, r.Timestamp.UnixMilli())
+	msg.MetaSetMut(MetaTimestampUnix, m.tsUnixV)
+	msg.MetaSetMut(MetaTimestampMs, m.tsMsV)
 	msg.MetaSetMut(MetaTombstone, r.Value == nil)
 	for _, h := range r.Headers {
 		msg.MetaSetMut(h.Key, string(h.Value))
@@ -236,6 +256,7 @@ type franzReader struct {
 	checkpointLimit int64
 	commitPeriod    time.Duration
 	batchPolicy     service.BatchPolicy
+	replayNacks     bool
 
 	mgr         *service.Resources
 	log         *service.Logger
@@ -335,6 +356,9 @@ func newFranzReaderFromConfig(conf *service.ParsedConfig, mgr *service.Resources
 	if r.batchPolicy, err = conf.FieldBatchPolicy(fieldBatching); err != nil {
 		return nil, err
 	}
+	if r.replayNacks, err = conf.FieldBool(service.AutoRetryNacksToggleFieldName); err != nil {
+		return nil, err
+	}
 
 	r.clientOpts = opts
 	return r, nil
@@ -376,9 +400,11 @@ func (r *franzReader) Connect(ctx context.Context) error {
 	return nil
 }
 
-// ReadBatch returns the next batch of one partition. The ack function releases
-// the batch for committing; it is called with nil unless auto_replay_nacks is
-// off, in which case a rejected batch is dropped and committed as well.
+// ReadBatch returns the next batch of one partition, a rejected batch first.
+// The ack function releases the batch for committing. A rejected batch is
+// delivered again whole (also the messages of it that were processed), made
+// again from its records after a back-off, unless auto_replay_nacks is off:
+// then it is dropped and committed like an acknowledged one.
 func (r *franzReader) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
 	r.mu.Lock()
 	s := r.sess
@@ -387,23 +413,128 @@ func (r *franzReader) ReadBatch(ctx context.Context) (service.MessageBatch, serv
 		return nil, nil, service.ErrNotConnected
 	}
 
-	select {
-	case b, open := <-s.batches:
-		if !open {
-			r.mu.Lock()
-			if r.sess == s {
-				r.sess = nil
+	for {
+		if b, ok := s.nextReplay(); ok {
+			batch, ok, err := s.remake(ctx, b)
+			if err != nil {
+				return nil, nil, err
 			}
-			r.mu.Unlock()
-			return nil, nil, service.ErrNotConnected
+			if !ok {
+				continue
+			}
+			if len(batch) == 0 {
+				// The batching processors dropped it all this time.
+				b.release()
+				continue
+			}
+			b.batch = batch
+			b.attempt++
+			return s.deliver(b)
 		}
-		return b.batch, func(context.Context, error) error {
-			b.release()
-			return nil
-		}, nil
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
+		select {
+		case <-s.replayed:
+		case b, open := <-s.batches:
+			if !open {
+				r.mu.Lock()
+				if r.sess == s {
+					r.sess = nil
+				}
+				r.mu.Unlock()
+				return nil, nil, service.ErrNotConnected
+			}
+			return s.deliver(b)
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
 	}
+}
+
+func (s *readerSession) deliver(b ackBatch) (service.MessageBatch, service.AckFunc, error) {
+	return b.batch, func(_ context.Context, err error) error {
+		if err != nil && s.r.replayNacks {
+			s.reject(b)
+			return nil
+		}
+		b.release()
+		return nil
+	}, nil
+}
+
+// Back-off before a rejected batch is delivered again: it doubles with every
+// rejection of the same batch, as with Benthos' auto_replay_nacks.
+const (
+	replayFirstWait = time.Millisecond
+	replayMaxWait   = time.Second
+)
+
+// reject queues a rejected batch to be delivered before any new one.
+func (s *readerSession) reject(b ackBatch) {
+	s.replayMu.Lock()
+	s.replayQ = append(s.replayQ, b)
+	s.replayMu.Unlock()
+	select {
+	case s.replayed <- struct{}{}:
+	default:
+	}
+}
+
+func (s *readerSession) nextReplay() (ackBatch, bool) {
+	s.replayMu.Lock()
+	defer s.replayMu.Unlock()
+	if len(s.replayQ) == 0 {
+		return ackBatch{}, false
+	}
+	b := s.replayQ[0]
+	s.replayQ[0] = ackBatch{}
+	s.replayQ = s.replayQ[1:]
+	return b, true
+}
+
+// remake waits out a rejected batch's back-off and makes it again from its
+// records, as the pipeline may have changed its messages, through the
+// batching processors if there are any. It reports false if the partition
+// was revoked meanwhile: the batch was never committed, so it is read again
+// from Kafka by whoever owns the partition now.
+func (s *readerSession) remake(ctx context.Context, b ackBatch) (service.MessageBatch, bool, error) {
+	wait := min(replayFirstWait<<min(b.attempt, 10), replayMaxWait)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+		// Not delivered: back in front of the queue for the next call.
+		s.replayMu.Lock()
+		s.replayQ = append([]ackBatch{b}, s.replayQ...)
+		s.replayMu.Unlock()
+		return nil, false, ctx.Err()
+	}
+	if b.t.isClosed() {
+		return nil, false, nil
+	}
+	// Not the tracker's recordMeta: the fetch loop uses that one.
+	meta := newRecordMeta(b.t.topic, b.t.partition)
+	batch := make(service.MessageBatch, len(b.recs))
+	for i, rec := range b.recs {
+		batch[i] = meta.message(rec)
+	}
+	if s.r.batchPolicy.IsNoop() {
+		return batch, true, nil
+	}
+	// A batcher of its own: the partition's holds the next batch's messages.
+	bat, err := s.r.batchPolicy.NewBatcher(s.r.mgr)
+	if err != nil {
+		s.r.log.Error(fmt.Sprintf("Failed to create the batching policy to replay a batch of topic %s partition %d, replaying it unprocessed: %v", b.t.topic, b.t.partition, err))
+		return batch, true, nil
+	}
+	defer func() { _ = bat.Close(context.Background()) }()
+	for _, m := range batch {
+		bat.Add(m)
+	}
+	out, err := bat.Flush(ctx)
+	if err != nil {
+		s.r.log.Error(fmt.Sprintf("Batching processors failed on topic %s partition %d: %v", b.t.topic, b.t.partition, err))
+	}
+	return out, true, nil
 }
 
 // Close stops fetching, commits what has been acknowledged and leaves the group.
@@ -430,6 +561,12 @@ func (r *franzReader) Close(ctx context.Context) error {
 type ackBatch struct {
 	batch   service.MessageBatch
 	release func()
+
+	// recs are the records the batch was made of, t their partition and
+	// attempt how many times the batch was rejected.
+	recs    []*kgo.Record
+	t       *partitionTracker
+	attempt int
 }
 
 // readerSession is one client and its fetch loop; a new one is made on reconnect.
@@ -437,6 +574,10 @@ type readerSession struct {
 	r       *franzReader
 	client  *kgo.Client
 	batches chan ackBatch
+	// Rejected batches wait in replayQ; replayed wakes a waiting ReadBatch.
+	replayMu sync.Mutex
+	replayQ  []ackBatch
+	replayed chan struct{}
 	wake    chan struct{}
 
 	ctx    context.Context
@@ -452,6 +593,7 @@ func newReaderSession(r *franzReader) *readerSession {
 	return &readerSession{
 		r:       r,
 		batches: make(chan ackBatch),
+		replayed: make(chan struct{}, 1),
 		wake:    make(chan struct{}, 1),
 		ctx:     ctx,
 		cancel:  cancel,
@@ -700,10 +842,12 @@ type partitionTracker struct {
 	topic     string
 	partition int32
 
+	meta *recordMeta
+
 	// sendMu keeps flushing, tracking and sending in offset order.
 	sendMu  sync.Mutex
 	batcher *service.Batcher
-	last    *kgo.Record // newest record held by the batcher
+	held    []*kgo.Record // the records of the messages the batcher holds
 
 	// backlog holds fetched records waiting for room under checkpoint_limit;
 	// only the fetch loop touches it.
@@ -722,6 +866,7 @@ func newPartitionTracker(s *readerSession, topic string, partition int32) *parti
 		s:         s,
 		topic:     topic,
 		partition: partition,
+		meta:      newRecordMeta(topic, partition),
 		stopFlush: make(chan struct{}),
 		flushDone: make(chan struct{}),
 	}
@@ -761,14 +906,14 @@ func (t *partitionTracker) drain(ctx context.Context) {
 }
 
 func (t *partitionTracker) add(ctx context.Context, rec *kgo.Record) {
-	msg := recordToMessage(rec)
 	t.sendMu.Lock()
 	defer t.sendMu.Unlock()
+	msg := t.meta.message(rec)
 	if t.batcher == nil {
-		t.send(ctx, service.MessageBatch{msg}, rec)
+		t.send(ctx, service.MessageBatch{msg}, []*kgo.Record{rec})
 		return
 	}
-	t.last = rec
+	t.held = append(t.held, rec)
 	if t.batcher.Add(msg) {
 		t.flushLocked(ctx)
 	}
@@ -780,20 +925,22 @@ func (t *partitionTracker) flushLocked(ctx context.Context) {
 	if err != nil {
 		t.s.r.log.Error(fmt.Sprintf("Batching processors failed on topic %s partition %d: %v", t.topic, t.partition, err))
 	}
-	last := t.last
-	t.last = nil
-	if len(batch) == 0 || last == nil {
+	recs := t.held
+	t.held = make([]*kgo.Record, 0, len(recs))
+	if len(batch) == 0 || len(recs) == 0 {
 		return
 	}
-	t.send(ctx, batch, last)
+	t.send(ctx, batch, recs)
 }
 
-func (t *partitionTracker) send(ctx context.Context, batch service.MessageBatch, last *kgo.Record) {
+// send hands a batch downstream; recs are the records it was made of, oldest
+// first, kept to make the batch again if it is rejected.
+func (t *partitionTracker) send(ctx context.Context, batch service.MessageBatch, recs []*kgo.Record) {
 	t.cpMu.Lock()
-	release := t.cp.Track(last, int64(len(batch)))
+	release := t.cp.Track(recs[len(recs)-1], int64(len(batch)))
 	t.cpMu.Unlock()
 
-	ab := ackBatch{batch: batch, release: func() {
+	ab := ackBatch{batch: batch, recs: recs, t: t, release: func() {
 		t.cpMu.Lock()
 		wasFull := t.cp.Pending() >= t.s.r.checkpointLimit
 		rec, ok := release()
@@ -813,6 +960,12 @@ func (t *partitionTracker) send(ctx context.Context, batch service.MessageBatch,
 		// Shutting down: the batch was never delivered, so it is never
 		// released and its offset is never committed.
 	}
+}
+
+func (t *partitionTracker) isClosed() bool {
+	t.cpMu.Lock()
+	defer t.cpMu.Unlock()
+	return t.closed
 }
 
 // full reports whether the partition reached checkpoint_limit unacknowledged

@@ -271,6 +271,77 @@ func TestNackRedelivery(t *testing.T) {
 	ackOK(t, ack)
 }
 
+// A rejected batch is made again from its records: what the pipeline changed
+// in the messages before rejecting them does not come back.
+func TestNackReplayIsUnchanged(t *testing.T) {
+	brokers := testBrokers(t)
+	topic := createTopic(t, brokers, 1)
+	produce(t, brokers, topic, []string{"one", "two", "three"})
+
+	conf := fmt.Sprintf("seed_brokers: [ %q ]\ntopics: [ %s ]\nbatching:\n  count: 3\n", brokers, topic)
+	_, in := newTestReader(t, conf)
+	connect(t, in)
+	defer closeWithin(t, in)
+
+	b, ack := readOne(t, in)
+	require.Len(t, b, 3)
+	for _, m := range b {
+		m.SetBytes([]byte("changed"))
+		m.MetaSetMut(MetaOffset, 999)
+		m.MetaSetMut("added", "yes")
+	}
+	require.NoError(t, ack(context.Background(), errors.New("rejected")))
+
+	b, ack = readOne(t, in)
+	require.Len(t, b, 3, "the whole batch is delivered again")
+	for i, want := range []string{"one", "two", "three"} {
+		v, err := b[i].AsBytes()
+		require.NoError(t, err)
+		assert.Equal(t, want, string(v))
+		_, _, o := position(t, b[i])
+		assert.Equal(t, int64(i), o)
+		_, added := b[i].MetaGet("added")
+		assert.False(t, added, "metadata set downstream is not replayed")
+		k, _ := b[i].MetaGet(MetaKey)
+		assert.Equal(t, want, k, "the key (the value, as produced here)")
+	}
+	ackOK(t, ack)
+}
+
+// Batching processors run again on a replayed batch, as on the first delivery.
+func TestNackReplayRunsBatchProcessors(t *testing.T) {
+	brokers := testBrokers(t)
+	topic := createTopic(t, brokers, 1)
+	produce(t, brokers, topic, []string{"a", "b"})
+
+	conf := fmt.Sprintf(`seed_brokers: [ %q ]
+topics: [ %s ]
+batching:
+  count: 2
+  processors:
+    - mapping: 'root = content().uppercase()'
+`, brokers, topic)
+	_, in := newTestReader(t, conf)
+	connect(t, in)
+	defer closeWithin(t, in)
+
+	contents := func(b service.MessageBatch) []string {
+		var out []string
+		for _, m := range b {
+			v, err := m.AsBytes()
+			require.NoError(t, err)
+			out = append(out, string(v))
+		}
+		return out
+	}
+	b, ack := readOne(t, in)
+	require.Equal(t, []string{"A", "B"}, contents(b))
+	require.NoError(t, ack(context.Background(), errors.New("rejected")))
+	b, ack = readOne(t, in)
+	assert.Equal(t, []string{"A", "B"}, contents(b))
+	ackOK(t, ack)
+}
+
 func TestNackWithoutReplayCommits(t *testing.T) {
 	brokers := testBrokers(t)
 	topic := createTopic(t, brokers, 1)
