@@ -578,7 +578,7 @@ type readerSession struct {
 	replayMu sync.Mutex
 	replayQ  []ackBatch
 	replayed chan struct{}
-	wake    chan struct{}
+	wake     chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -591,14 +591,14 @@ type readerSession struct {
 func newReaderSession(r *franzReader) *readerSession {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &readerSession{
-		r:       r,
-		batches: make(chan ackBatch),
+		r:        r,
+		batches:  make(chan ackBatch),
 		replayed: make(chan struct{}, 1),
-		wake:    make(chan struct{}, 1),
-		ctx:     ctx,
-		cancel:  cancel,
-		done:    make(chan struct{}),
-		topics:  map[string]map[int32]*partitionTracker{},
+		wake:     make(chan struct{}, 1),
+		ctx:      ctx,
+		cancel:   cancel,
+		done:     make(chan struct{}),
+		topics:   map[string]map[int32]*partitionTracker{},
 	}
 }
 
