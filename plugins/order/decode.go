@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -46,8 +47,10 @@ type Decoder struct {
 	pos     int
 	scratch []byte
 	// names interns product names: a catalog is small, so after warm-up
-	// decoding an item allocates nothing.
-	names map[string]string
+	// decoding an item allocates nothing. recent is a direct-mapped cache in
+	// front of it, cheaper than the map's hashing.
+	names  map[string]string
+	recent [256]string
 }
 
 // NewDecoder returns a Decoder.
@@ -104,6 +107,13 @@ var topFields = [...]struct {
 	bit  int
 }{{FieldID, seenID}, {FieldCustomer, seenCustomer}, {FieldProducts, seenProducts}, {FieldTotal, seenTotal}, {FieldSoldAt, seenSoldAt}}
 
+// The fields of an order and of a product, in the order AppendJSON writes
+// them: object tries the next one first.
+var (
+	topKeys  = []string{FieldID, FieldCustomer, FieldProducts, FieldTotal, FieldSoldAt}
+	itemKeys = []string{FieldName, FieldQuantity, FieldUnitPrice}
+)
+
 func (d *Decoder) order(o *Order) error {
 	d.ws()
 	if d.pos >= len(d.buf) {
@@ -116,9 +126,9 @@ func (d *Decoder) order(o *Order) error {
 		return d.syntax("expected a JSON object")
 	}
 	seen := 0
-	err := d.object(func(key []byte) error {
-		switch string(key) {
-		case FieldID:
+	err := d.object(topKeys, func(k int, _ []byte) error {
+		switch k {
+		case 0:
 			return d.topOnce(&seen, seenID, FieldID, func() error {
 				b, err := d.stringBytes(FieldID)
 				if err != nil {
@@ -132,7 +142,7 @@ func (d *Decoder) order(o *Order) error {
 				}
 				return nil
 			})
-		case FieldCustomer:
+		case 1:
 			return d.topOnce(&seen, seenCustomer, FieldCustomer, func() error {
 				b, err := d.stringBytes(FieldCustomer)
 				if err != nil {
@@ -146,15 +156,15 @@ func (d *Decoder) order(o *Order) error {
 				}
 				return nil
 			})
-		case FieldProducts:
+		case 2:
 			return d.topOnce(&seen, seenProducts, FieldProducts, func() error { return d.items(o) })
-		case FieldTotal:
+		case 3:
 			return d.topOnce(&seen, seenTotal, FieldTotal, func() error {
 				c, err := d.money(FieldTotal)
 				o.Total = c
 				return err
 			})
-		case FieldSoldAt:
+		case 4:
 			return d.topOnce(&seen, seenSoldAt, FieldSoldAt, func() error {
 				b, err := d.stringBytes(FieldSoldAt)
 				if err != nil {
@@ -232,20 +242,12 @@ func (d *Decoder) item(o *Order, i int) error {
 	}
 	var it Item
 	var seen [3]bool
-	err := d.object(func(key []byte) error {
-		k := -1
-		switch string(key) {
-		case FieldName:
-			k = 0
-		case FieldQuantity:
-			k = 1
-		case FieldUnitPrice:
-			k = 2
-		default:
+	err := d.object(itemKeys, func(k int, _ []byte) error {
+		if k < 0 {
 			return d.skipValue(0)
 		}
 		if seen[k] {
-			return fieldErr(itemField(i, string(key)), "appears twice")
+			return fieldErr(itemField(i, itemKeys[k]), "appears twice")
 		}
 		seen[k] = true
 		switch k {
@@ -328,7 +330,12 @@ func validate(o *Order) error {
 }
 
 func (d *Decoder) intern(b []byte) string {
+	slot := &d.recent[nameSlot(b)]
+	if *slot == string(b) && len(b) > 0 {
+		return *slot
+	}
 	if s, ok := d.names[string(b)]; ok {
+		*slot = s
 		return s
 	}
 	s := string(b)
@@ -336,6 +343,21 @@ func (d *Decoder) intern(b []byte) string {
 		d.names[s] = s
 	}
 	return s
+}
+
+// nameSlot picks a slot of Decoder.recent from the length and the first and
+// last eight bytes of a name.
+func nameSlot(b []byte) uint8 {
+	var h uint64
+	if len(b) >= 8 {
+		h = binary.LittleEndian.Uint64(b) ^ binary.LittleEndian.Uint64(b[len(b)-8:])<<1
+	} else {
+		for _, c := range b {
+			h = h<<8 | uint64(c)
+		}
+	}
+	h ^= uint64(len(b))
+	return uint8((h * 0x9E3779B97F4A7C15) >> 56)
 }
 
 func (d *Decoder) money(field string) (Cents, error) {
@@ -390,7 +412,16 @@ func (d *Decoder) kindAt() string {
 	return ""
 }
 
+// ws skips whitespace. Orders rarely have any: the first test is the whole
+// cost then, and it inlines.
 func (d *Decoder) ws() {
+	if d.pos < len(d.buf) && d.buf[d.pos] > ' ' {
+		return
+	}
+	d.wsSlow()
+}
+
+func (d *Decoder) wsSlow() {
 	for d.pos < len(d.buf) {
 		switch d.buf[d.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -402,8 +433,11 @@ func (d *Decoder) ws() {
 }
 
 // object walks an object whose '{' is at the current position, calling fn
-// with each key positioned at its value.
-func (d *Decoder) object(fn func(key []byte) error) error {
+// with each key positioned at its value, and with the key's index in keys, or
+// -1 if it is none of them. Keys are mostly written in the order of keys and
+// without escapes: the next one expected is compared first, in place.
+func (d *Decoder) object(keys []string, fn func(k int, key []byte) error) error {
+	next := 0
 	d.pos++ // '{'
 	d.ws()
 	if d.pos < len(d.buf) && d.buf[d.pos] == '}' {
@@ -415,16 +449,36 @@ func (d *Decoder) object(fn func(key []byte) error) error {
 		if d.pos >= len(d.buf) || d.buf[d.pos] != '"' {
 			return d.syntax("expected a field name")
 		}
-		key, err := d.str()
-		if err != nil {
-			return err
+		k := -1
+		var key []byte
+		if next < len(keys) {
+			want := keys[next]
+			if end := d.pos + 1 + len(want); end < len(d.buf) && d.buf[end] == '"' && string(d.buf[d.pos+1:end]) == want {
+				k, key = next, d.buf[d.pos+1:end]
+				d.pos = end + 1
+			}
+		}
+		if k < 0 {
+			var err error
+			if key, err = d.str(); err != nil {
+				return err
+			}
+			for j, want := range keys {
+				if string(key) == want {
+					k = j
+					break
+				}
+			}
+		}
+		if k >= 0 {
+			next = k + 1
 		}
 		d.ws()
 		if d.pos >= len(d.buf) || d.buf[d.pos] != ':' {
 			return d.syntax("expected ':' after a field name")
 		}
 		d.pos++
-		if err := fn(key); err != nil {
+		if err := fn(k, key); err != nil {
 			return err
 		}
 		d.ws()
@@ -453,25 +507,30 @@ func (d *Decoder) str() ([]byte, error) {
 	d.pos++
 	start := d.pos
 	buf := d.buf
-	ascii := true
+	var high8 uint64 // the high bits of the bytes passed: 0 while all are ASCII
 	for i := start; i < len(buf); {
 		if i+8 <= len(buf) {
 			x := binary.LittleEndian.Uint64(buf[i:])
 			q := x ^ (ones * '"')
 			b := x ^ (ones * '\\')
-			// Flags bytes below 0x20, '"' and '\\' (no false negatives).
-			if ((x-ones*0x20)&^x|(q-ones)&^q|(b-ones)&^b)&high == 0 {
-				ascii = ascii && x&high == 0
+			// Flags bytes below 0x20, '"' and '\\'. A flag can be false only
+			// above a true one (a borrow), so the lowest is the first such byte.
+			m := ((x-ones*0x20)&^x | (q-ones)&^q | (b-ones)&^b) & high
+			if m == 0 {
+				high8 |= x & high
 				i += 8
 				continue
 			}
+			n := bits.TrailingZeros64(m) >> 3
+			high8 |= x & high & (1<<(8*n) - 1)
+			i += n
 		}
 		c := buf[i]
 		switch {
 		case c == '"':
 			d.pos = i + 1
 			s := buf[start:i]
-			if !ascii && !utf8.Valid(s) {
+			if high8 != 0 && !utf8.Valid(s) {
 				return nil, d.syntax("string is not valid UTF-8")
 			}
 			return s, nil
@@ -481,7 +540,7 @@ func (d *Decoder) str() ([]byte, error) {
 			d.pos = i
 			return nil, d.syntax("control character in string")
 		case c >= utf8.RuneSelf:
-			ascii = false
+			high8 = high
 		}
 		i++
 	}
@@ -585,48 +644,51 @@ func (d *Decoder) hex4(i int) (rune, int) {
 // number returns the token of a JSON number, checked against JSON's grammar.
 func (d *Decoder) number() ([]byte, error) {
 	d.ws()
-	if k := d.kindAt(); k != "a number" {
-		if k == "" {
-			return nil, d.syntax("expected a number")
-		}
-		return nil, &DecodeError{Field: pendingField, Reason: "expected a number, got " + k}
-	}
+	buf := d.buf
 	start := d.pos
-	i := d.pos
-	if d.buf[i] == '-' {
+	i := start
+	if i < len(buf) && buf[i] == '-' {
 		i++
 	}
-	digits := func() int {
-		n := 0
-		for i < len(d.buf) && d.buf[i] >= '0' && d.buf[i] <= '9' {
-			i++
-			n++
+	if i >= len(buf) || buf[i] < '0' || buf[i] > '9' {
+		if k := d.kindAt(); k != "a number" {
+			if k == "" {
+				return nil, d.syntax("expected a number")
+			}
+			return nil, &DecodeError{Field: pendingField, Reason: "expected a number, got " + k}
 		}
-		return n
-	}
-	if digits() == 0 {
 		d.pos = i
 		return nil, d.syntax("bad number")
 	}
-	if i < len(d.buf) && d.buf[i] == '.' {
-		i++
-		if digits() == 0 {
+	i = digits(buf, i)
+	if i < len(buf) && buf[i] == '.' {
+		if i = digits(buf, i+1); buf[i-1] == '.' {
 			d.pos = i
 			return nil, d.syntax("bad number")
 		}
 	}
-	if i < len(d.buf) && (d.buf[i] == 'e' || d.buf[i] == 'E') {
+	if i < len(buf) && (buf[i] == 'e' || buf[i] == 'E') {
 		i++
-		if i < len(d.buf) && (d.buf[i] == '+' || d.buf[i] == '-') {
+		if i < len(buf) && (buf[i] == '+' || buf[i] == '-') {
 			i++
 		}
-		if digits() == 0 {
+		j := digits(buf, i)
+		if j == i {
 			d.pos = i
 			return nil, d.syntax("bad number")
 		}
+		i = j
 	}
 	d.pos = i
-	return d.buf[start:i], nil
+	return buf[start:i], nil
+}
+
+// digits returns the index of the first byte from i on that is not a digit.
+func digits(buf []byte, i int) int {
+	for i < len(buf) && buf[i] >= '0' && buf[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // skipValue checks and skips any JSON value (an unknown field's).
@@ -643,7 +705,7 @@ func (d *Decoder) skipValue(depth int) error {
 		_, err := d.str()
 		return err
 	case c == '{':
-		return d.object(func([]byte) error { return d.skipValue(depth + 1) })
+		return d.object(nil, func(int, []byte) error { return d.skipValue(depth + 1) })
 	case c == '[':
 		d.pos++
 		d.ws()
