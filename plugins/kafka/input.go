@@ -351,7 +351,7 @@ func newFranzReaderFromConfig(conf *service.ParsedConfig, mgr *service.Resources
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, kgo.FetchMaxBytes(fetchMax))
+	opts = append(opts, kgo.FetchMaxBytes(fetchMax), kgo.WithDecompressor(newLZ4Decompressor()))
 
 	if r.batchPolicy, err = conf.FieldBatchPolicy(fieldBatching); err != nil {
 		return nil, err
