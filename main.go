@@ -14,6 +14,7 @@ import (
 	"github.com/vendas-connect/vendas-connect/plugins/demo"
 	"github.com/vendas-connect/vendas-connect/plugins/devbroker"
 	"github.com/vendas-connect/vendas-connect/plugins/docs"
+	"github.com/vendas-connect/vendas-connect/plugins/gctune"
 	_ "github.com/vendas-connect/vendas-connect/plugins/generator"
 	_ "github.com/vendas-connect/vendas-connect/plugins/kafka"
 )
@@ -22,6 +23,9 @@ import (
 var Version = "dev"
 
 func main() {
+	// A heap goal of at least 48 MiB instead of Go's default: see package
+	// gctune. GOGC or GOMEMLIMIT in the environment turn it off.
+	defer gctune.Start(gctune.DefaultMinHeap)()
 	service.RunCLI(context.Background(),
 		service.CLIOptSetBinaryName("vendas-connect"),
 		service.CLIOptSetVersion(Version, ""),

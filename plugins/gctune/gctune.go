@@ -1,0 +1,115 @@
+// Package gctune keeps the garbage collector from running too often in a
+// process whose heap is small but which allocates fast, as a stream
+// processor does: a Benthos message costs about a kilobyte of short-lived
+// allocations, while what stays live is a few megabytes of buffers. With
+// Go's default GOGC=100 the collector then starts every few megabytes of
+// allocation, a hundred times a second, and took a tenth of consume.yaml's
+// CPU.
+//
+// Start sets a minimum heap goal: after each collection it sets GOGC so that
+// the next one starts when the heap reaches the larger of the minimum and
+// what GOGC=100 would give (twice the live heap). A heap that grows past half
+// the minimum is collected exactly as by default, so unlike a memory limit
+// this never makes the collector run more often than Go would.
+package gctune
+
+import (
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync/atomic"
+)
+
+// DefaultMinHeap keeps vendas-connect's pipelines under 100 MiB of resident
+// memory (.ci/bench consume) while collecting a few times a second.
+const DefaultMinHeap = 48 << 20
+
+// maxPercent bounds GOGC while the live heap is tiny.
+const maxPercent = 10000
+
+// heapMinimum is the runtime's first heap goal at GOGC=100 (4 MiB), before
+// any collection has measured a live heap; it scales with GOGC.
+const heapMinimum = 4 << 20
+
+// Disabled reports why Start would do nothing: the user set GOGC or
+// GOMEMLIMIT, Go's own settings, which win.
+func Disabled() string {
+	for _, v := range []string{"GOGC", "GOMEMLIMIT"} {
+		if _, ok := os.LookupEnv(v); ok {
+			return v + " is set"
+		}
+	}
+	return ""
+}
+
+// Start keeps the heap goal at least minHeap bytes until stop is called,
+// unless Disabled says otherwise. It returns the stop function.
+func Start(minHeap uint64) (stop func()) {
+	if Disabled() != "" || minHeap == 0 {
+		return func() {}
+	}
+	t := &tuner{minHeap: minHeap, samples: []metrics.Sample{
+		{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"},
+	}}
+	t.percent = int(max(100, min(minHeap*100/heapMinimum, maxPercent)))
+	debug.SetGCPercent(t.percent)
+	t.arm()
+	return func() {
+		if t.stopped.CompareAndSwap(false, true) {
+			debug.SetGCPercent(100)
+		}
+	}
+}
+
+type tuner struct {
+	minHeap uint64
+	samples []metrics.Sample // only the finalizer goroutine reads it after Start
+	stopped atomic.Bool
+	percent int
+}
+
+// sentinel is garbage as soon as it is made: its finalizer runs after the
+// next collection and re-arms itself.
+type sentinel struct{ t *tuner }
+
+func (t *tuner) arm() {
+	runtime.SetFinalizer(&sentinel{t: t}, func(s *sentinel) {
+		if s.t.stopped.Load() {
+			return
+		}
+		s.t.tune()
+		s.t.arm()
+	})
+}
+
+// tune sets GOGC from what the last collection measured.
+func (t *tuner) tune() {
+	metrics.Read(t.samples)
+	var v [3]uint64
+	for i, s := range t.samples {
+		if s.Value.Kind() == metrics.KindUint64 {
+			v[i] = s.Value.Uint64()
+		}
+	}
+	p := Percent(v[0], v[1]+v[2], t.minHeap)
+	if p != t.percent {
+		t.percent = p
+		debug.SetGCPercent(p)
+	}
+}
+
+// Percent is the GOGC that makes the next collection start when the heap
+// reaches minHeap, given the live heap and the stacks and globals the last
+// one scanned: the runtime's goal is live + (live + roots) × GOGC/100. It
+// is never below Go's default of 100.
+func Percent(live, roots, minHeap uint64) int {
+	scanned := live + roots
+	if scanned == 0 {
+		return maxPercent
+	}
+	if live >= minHeap || (minHeap-live)*100/scanned <= 100 {
+		return 100
+	}
+	return int(min((minHeap-live)*100/scanned, maxPercent))
+}
