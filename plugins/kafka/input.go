@@ -39,7 +39,7 @@ func inputSpec() *service.ConfigSpec {
 		Description(`
 With a `+"`consumer_group`"+` the partitions of the topics are balanced across every client of the group and offsets are committed under the group name; without one, every partition is consumed from `+"`start_from_oldest`"+` and nothing is committed.
 
-An offset is committed only when every message up to it on that partition has been acknowledged by the output, every `+"`commit_period`"+` and when partitions are revoked or the input closes. After a crash messages that were not acknowledged are delivered again (at-least-once). Rejected messages are replayed while `+"`auto_replay_nacks`"+` is true.
+An offset is committed only when every message up to it on that partition has been acknowledged by the output, every `+"`commit_period`"+` and when partitions are revoked or the input closes. After a crash messages that were not acknowledged are delivered again (at-least-once). While `+"`auto_replay_nacks`"+` is true a rejected batch is delivered again, whole and before any new batch, made afresh from its records (so changes the pipeline made to its messages are gone, and the batching processors run again), after a back-off that doubles from 1ms to 1s; with it false a rejected batch is dropped and its offsets committed.
 
 == Metadata
 
