@@ -88,4 +88,3 @@ func TestDisabledByGoSettings(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	assert.Equal(t, 123, debug.SetGCPercent(123), "GOGC left alone")
 }
-
