@@ -258,6 +258,11 @@ type franzReader struct {
 	batchPolicy     service.BatchPolicy
 	replayNacks     bool
 
+	// Rejected batches wait in replayQ; replayed wakes a waiting ReadBatch.
+	replayMu sync.Mutex
+	replayQ  []ackBatch
+	replayed chan struct{}
+
 	mgr         *service.Resources
 	log         *service.Logger
 	mConsumed   *service.MetricCounter
@@ -271,6 +276,7 @@ type franzReader struct {
 
 func newFranzReaderFromConfig(conf *service.ParsedConfig, mgr *service.Resources) (*franzReader, error) {
 	r := &franzReader{
+		replayed:    make(chan struct{}, 1),
 		mgr:         mgr,
 		log:         mgr.Logger(),
 		mConsumed:   mgr.Metrics().NewCounter("kafka_consumed_records", "topic"),
@@ -414,8 +420,8 @@ func (r *franzReader) ReadBatch(ctx context.Context) (service.MessageBatch, serv
 	}
 
 	for {
-		if b, ok := s.nextReplay(); ok {
-			batch, ok, err := s.remake(ctx, b)
+		if b, ok := r.nextReplay(); ok {
+			batch, ok, err := r.remake(ctx, b)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -428,11 +434,10 @@ func (r *franzReader) ReadBatch(ctx context.Context) (service.MessageBatch, serv
 				continue
 			}
 			b.batch = batch
-			b.attempt++
-			return s.deliver(b)
+			return r.deliver(b)
 		}
 		select {
-		case <-s.replayed:
+		case <-r.replayed:
 		case b, open := <-s.batches:
 			if !open {
 				r.mu.Lock()
@@ -442,17 +447,18 @@ func (r *franzReader) ReadBatch(ctx context.Context) (service.MessageBatch, serv
 				r.mu.Unlock()
 				return nil, nil, service.ErrNotConnected
 			}
-			return s.deliver(b)
+			return r.deliver(b)
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
 		}
 	}
 }
 
-func (s *readerSession) deliver(b ackBatch) (service.MessageBatch, service.AckFunc, error) {
+func (r *franzReader) deliver(b ackBatch) (service.MessageBatch, service.AckFunc, error) {
 	return b.batch, func(_ context.Context, err error) error {
-		if err != nil && s.r.replayNacks {
-			s.reject(b)
+		if err != nil && r.replayNacks {
+			b.attempt++
+			r.reject(b)
 			return nil
 		}
 		b.release()
@@ -467,48 +473,57 @@ const (
 	replayMaxWait   = time.Second
 )
 
-// reject queues a rejected batch to be delivered before any new one.
-func (s *readerSession) reject(b ackBatch) {
-	s.replayMu.Lock()
-	s.replayQ = append(s.replayQ, b)
-	s.replayMu.Unlock()
+// reject queues a rejected batch to be delivered before any new one. The
+// queue is the reader's, not the session's: without a consumer group a new
+// session after a reconnect starts at start_from_oldest's end of the topic,
+// and may never read the batch again.
+func (r *franzReader) reject(b ackBatch) {
+	r.replayMu.Lock()
+	r.replayQ = append(r.replayQ, b)
+	r.replayMu.Unlock()
 	select {
-	case s.replayed <- struct{}{}:
+	case r.replayed <- struct{}{}:
 	default:
 	}
 }
 
-func (s *readerSession) nextReplay() (ackBatch, bool) {
-	s.replayMu.Lock()
-	defer s.replayMu.Unlock()
-	if len(s.replayQ) == 0 {
+func (r *franzReader) nextReplay() (ackBatch, bool) {
+	r.replayMu.Lock()
+	defer r.replayMu.Unlock()
+	if len(r.replayQ) == 0 {
 		return ackBatch{}, false
 	}
-	b := s.replayQ[0]
-	s.replayQ[0] = ackBatch{}
-	s.replayQ = s.replayQ[1:]
+	b := r.replayQ[0]
+	r.replayQ[0] = ackBatch{}
+	r.replayQ = r.replayQ[1:]
 	return b, true
+}
+
+// requeue puts a batch that could not be made again back in front.
+func (r *franzReader) requeue(b ackBatch) {
+	r.replayMu.Lock()
+	r.replayQ = append([]ackBatch{b}, r.replayQ...)
+	r.replayMu.Unlock()
 }
 
 // remake waits out a rejected batch's back-off and makes it again from its
 // records, as the pipeline may have changed its messages, through the
-// batching processors if there are any. It reports false if the partition
-// was revoked meanwhile: the batch was never committed, so it is read again
-// from Kafka by whoever owns the partition now.
-func (s *readerSession) remake(ctx context.Context, b ackBatch) (service.MessageBatch, bool, error) {
-	wait := min(replayFirstWait<<min(b.attempt, 10), replayMaxWait)
+// batching processors if there are any. With a consumer group it reports
+// false if the partition was revoked meanwhile: the batch was never
+// committed, so whoever owns the partition now reads it again from Kafka.
+// If the batching processors fail (or ctx ends during them) the batch goes
+// back in front of the queue, for a later attempt.
+func (r *franzReader) remake(ctx context.Context, b ackBatch) (service.MessageBatch, bool, error) {
+	wait := min(replayFirstWait<<min(max(b.attempt-1, 0), 10), replayMaxWait)
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case <-timer.C:
 	case <-ctx.Done():
-		// Not delivered: back in front of the queue for the next call.
-		s.replayMu.Lock()
-		s.replayQ = append([]ackBatch{b}, s.replayQ...)
-		s.replayMu.Unlock()
+		r.requeue(b)
 		return nil, false, ctx.Err()
 	}
-	if b.t.isClosed() {
+	if r.group != "" && b.t.isClosed() {
 		return nil, false, nil
 	}
 	// Not the tracker's recordMeta: the fetch loop uses that one.
@@ -517,14 +532,16 @@ func (s *readerSession) remake(ctx context.Context, b ackBatch) (service.Message
 	for i, rec := range b.recs {
 		batch[i] = meta.message(rec)
 	}
-	if s.r.batchPolicy.IsNoop() {
+	if r.batchPolicy.IsNoop() {
 		return batch, true, nil
 	}
 	// A batcher of its own: the partition's holds the next batch's messages.
-	bat, err := s.r.batchPolicy.NewBatcher(s.r.mgr)
+	bat, err := r.batchPolicy.NewBatcher(r.mgr)
 	if err != nil {
-		s.r.log.Error(fmt.Sprintf("Failed to create the batching policy to replay a batch of topic %s partition %d, replaying it unprocessed: %v", b.t.topic, b.t.partition, err))
-		return batch, true, nil
+		r.log.Error(fmt.Sprintf("Failed to create the batching policy to replay a batch of topic %s partition %d, will retry: %v", b.t.topic, b.t.partition, err))
+		b.attempt++
+		r.requeue(b)
+		return nil, false, nil
 	}
 	defer func() { _ = bat.Close(context.Background()) }()
 	for _, m := range batch {
@@ -532,7 +549,12 @@ func (s *readerSession) remake(ctx context.Context, b ackBatch) (service.Message
 	}
 	out, err := bat.Flush(ctx)
 	if err != nil {
-		s.r.log.Error(fmt.Sprintf("Batching processors failed on topic %s partition %d: %v", b.t.topic, b.t.partition, err))
+		if ctx.Err() == nil {
+			r.log.Error(fmt.Sprintf("Batching processors failed replaying a batch of topic %s partition %d, will retry: %v", b.t.topic, b.t.partition, err))
+			b.attempt++
+		}
+		r.requeue(b)
+		return nil, false, ctx.Err()
 	}
 	return out, true, nil
 }
@@ -574,11 +596,7 @@ type readerSession struct {
 	r       *franzReader
 	client  *kgo.Client
 	batches chan ackBatch
-	// Rejected batches wait in replayQ; replayed wakes a waiting ReadBatch.
-	replayMu sync.Mutex
-	replayQ  []ackBatch
-	replayed chan struct{}
-	wake     chan struct{}
+	wake    chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -591,14 +609,13 @@ type readerSession struct {
 func newReaderSession(r *franzReader) *readerSession {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &readerSession{
-		r:        r,
-		batches:  make(chan ackBatch),
-		replayed: make(chan struct{}, 1),
-		wake:     make(chan struct{}, 1),
-		ctx:      ctx,
-		cancel:   cancel,
-		done:     make(chan struct{}),
-		topics:   map[string]map[int32]*partitionTracker{},
+		r:       r,
+		batches: make(chan ackBatch),
+		wake:    make(chan struct{}, 1),
+		ctx:     ctx,
+		cancel:  cancel,
+		done:    make(chan struct{}),
+		topics:  map[string]map[int32]*partitionTracker{},
 	}
 }
 

@@ -342,6 +342,73 @@ batching:
 	ackOK(t, ack)
 }
 
+// A replay cut short by shutdown while its batching processors run is not
+// committed: the next reader of the group reads the batch again.
+func TestNackReplayInterruptedIsNotCommitted(t *testing.T) {
+	brokers := testBrokers(t)
+	topic := createTopic(t, brokers, 1)
+	produce(t, brokers, topic, []string{"a", "b"})
+
+	conf := fmt.Sprintf(`seed_brokers: [ %q ]
+topics: [ %s ]
+consumer_group: g_%s
+batching:
+  count: 1
+  processors:
+    - sleep:
+        duration: 500ms
+`, brokers, topic, topic)
+	_, in := newTestReader(t, conf)
+	connect(t, in)
+	b, ack := readOne(t, in)
+	v, _ := b[0].AsBytes()
+	require.Equal(t, "a", string(v))
+	require.NoError(t, ack(context.Background(), errors.New("rejected")))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	_, _, err := in.ReadBatch(ctx)
+	cancel()
+	require.Error(t, err, "the replay's processors outlast the read")
+	closeWithin(t, in)
+
+	_, in2 := newTestReader(t, conf)
+	connect(t, in2)
+	defer closeWithin(t, in2)
+	b, ack = readOne(t, in2)
+	v, _ = b[0].AsBytes()
+	assert.Equal(t, "a", string(v), "the rejected batch was never delivered again, so never committed")
+	ackOK(t, ack)
+}
+
+// Without a consumer group a rejected batch survives a reconnect: the new
+// session starts at the end of the topic and would not read it again.
+func TestNackReplaySurvivesReconnect(t *testing.T) {
+	brokers := testBrokers(t)
+	topic := createTopic(t, brokers, 1)
+
+	conf := fmt.Sprintf("seed_brokers: [ %q ]\ntopics: [ %s ]\nstart_from_oldest: false\n", brokers, topic)
+	r, in := newTestReader(t, conf)
+	connect(t, in)
+	// Produced after the session started, so that it reads them.
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		produce(t, brokers, topic, []string{"only"})
+	}()
+	b, ack := readOne(t, in)
+	v, _ := b[0].AsBytes()
+	require.Equal(t, "only", string(v))
+	require.NoError(t, ack(context.Background(), errors.New("rejected")))
+
+	// A lost connection: the reader closes its session and connects anew.
+	closeWithin(t, r)
+	connect(t, r)
+	defer closeWithin(t, r)
+	b, ack = readOne(t, r)
+	v, _ = b[0].AsBytes()
+	assert.Equal(t, "only", string(v))
+	ackOK(t, ack)
+}
+
 func TestNackWithoutReplayCommits(t *testing.T) {
 	brokers := testBrokers(t)
 	topic := createTopic(t, brokers, 1)
