@@ -133,12 +133,10 @@ func decodeLZ4(out, src []byte, limit int) ([]byte, bool, error) {
 		if len(src) < header {
 			return nil, true, errLZ4Truncated
 		}
-		if flg&flgSize != 0 {
-			size := binary.LittleEndian.Uint64(src[6:])
-			if size > uint64(limit-len(out)) {
-				return nil, true, errLZ4TooLarge
-			}
-			out = grow(out, int(size))
+		// A declared content size is only checked against the limit, not
+		// used to allocate: the frame may lie.
+		if flg&flgSize != 0 && binary.LittleEndian.Uint64(src[6:]) > uint64(limit-len(out)) {
+			return nil, true, errLZ4TooLarge
 		}
 		src = src[header:]
 		for {
@@ -196,6 +194,10 @@ func uncompressBlock(out, block []byte, blockMax, limit int) ([]byte, error) {
 		if room > 0 {
 			n, err := lz4.UncompressBlock(block, out[len(out):cap(out)])
 			if err == nil {
+				// The buffer may be larger than what the limit leaves.
+				if n > limit-len(out) {
+					return nil, errLZ4TooLarge
+				}
 				return out[:len(out)+n], nil
 			}
 		}

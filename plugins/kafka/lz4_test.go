@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -119,6 +120,25 @@ func TestLZ4DecompressorBound(t *testing.T) {
 	got, err := d.Decompress(frame, kgo.CodecLz4)
 	require.NoError(t, err)
 	assert.Len(t, got, 1<<20)
+
+	// The pooled scratch buffer now holds 1 MiB: the limit still applies.
+	d.max = 1 << 19
+	_, err = d.Decompress(frame, kgo.CodecLz4)
+	require.ErrorIs(t, err, errLZ4TooLarge)
+}
+
+// A frame that declares a huge content size is not trusted to allocate it.
+func TestLZ4DecompressorLyingContentSize(t *testing.T) {
+	frame := lz4Frame(t, []byte("hello"), lz4.SizeOption(5))
+	require.Equal(t, byte(0x08), frame[4]&0x08, "the frame declares its size")
+	binary.LittleEndian.PutUint64(frame[6:], 1<<29) // header checksum not checked here
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got, err := newLZ4Decompressor().Decompress(frame, kgo.CodecLz4)
+	runtime.ReadMemStats(&after)
+	require.NoError(t, err)
+	assert.Equal(t, "hello", string(got))
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "allocated for the declared size")
 }
 
 // Frames it does not decode itself go to franz-go's decompressor, and so do
