@@ -18,7 +18,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"sync/atomic"
+	"sync"
 )
 
 // DefaultMinHeap keeps vendas-connect's pipelines under 100 MiB of resident
@@ -33,10 +33,11 @@ const maxPercent = 10000
 const heapMinimum = 4 << 20
 
 // Disabled reports why Start would do nothing: the user set GOGC or
-// GOMEMLIMIT, Go's own settings, which win.
+// GOMEMLIMIT, Go's own settings, which win. (Set but empty, they mean Go's
+// defaults to the runtime, and to this package too.)
 func Disabled() string {
 	for _, v := range []string{"GOGC", "GOMEMLIMIT"} {
-		if _, ok := os.LookupEnv(v); ok {
+		if os.Getenv(v) != "" {
 			return v + " is set"
 		}
 	}
@@ -52,11 +53,14 @@ func Start(minHeap uint64) (stop func()) {
 	t := &tuner{minHeap: minHeap, samples: []metrics.Sample{
 		{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"},
 	}}
-	t.percent = int(max(100, min(minHeap*100/heapMinimum, maxPercent)))
+	t.percent = Percent(0, 0, minHeap)
 	debug.SetGCPercent(t.percent)
 	t.arm()
 	return func() {
-		if t.stopped.CompareAndSwap(false, true) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if !t.stopped {
+			t.stopped = true
 			debug.SetGCPercent(100)
 		}
 	}
@@ -64,8 +68,11 @@ func Start(minHeap uint64) (stop func()) {
 
 type tuner struct {
 	minHeap uint64
-	samples []metrics.Sample // only the finalizer goroutine reads it after Start
-	stopped atomic.Bool
+
+	// mu orders tune and stop: no GOGC is set after stop.
+	mu      sync.Mutex
+	stopped bool
+	samples []metrics.Sample
 	percent int
 }
 
@@ -75,16 +82,20 @@ type sentinel struct{ t *tuner }
 
 func (t *tuner) arm() {
 	runtime.SetFinalizer(&sentinel{t: t}, func(s *sentinel) {
-		if s.t.stopped.Load() {
-			return
+		if s.t.tune() {
+			s.t.arm()
 		}
-		s.t.tune()
-		s.t.arm()
 	})
 }
 
-// tune sets GOGC from what the last collection measured.
-func (t *tuner) tune() {
+// tune sets GOGC from what the last collection measured. It reports false
+// once stopped.
+func (t *tuner) tune() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return false
+	}
 	metrics.Read(t.samples)
 	var v [3]uint64
 	for i, s := range t.samples {
@@ -97,19 +108,23 @@ func (t *tuner) tune() {
 		t.percent = p
 		debug.SetGCPercent(p)
 	}
+	return true
 }
 
 // Percent is the GOGC that makes the next collection start when the heap
 // reaches minHeap, given the live heap and the stacks and globals the last
-// one scanned: the runtime's goal is live + (live + roots) × GOGC/100. It
-// is never below Go's default of 100.
+// one scanned. The runtime's goal is the larger of live + (live + roots) ×
+// GOGC/100 and its heap minimum, 4 MiB × GOGC/100: so GOGC is at most
+// minHeap / 4 MiB × 100, whatever the live heap. It is never below Go's
+// default of 100.
 func Percent(live, roots, minHeap uint64) int {
+	most := max(100, min(minHeap*100/heapMinimum, maxPercent))
 	scanned := live + roots
-	if scanned == 0 {
-		return maxPercent
-	}
-	if live >= minHeap || (minHeap-live)*100/scanned <= 100 {
+	switch {
+	case scanned == 0:
+		return int(most)
+	case live >= minHeap:
 		return 100
 	}
-	return int(min((minHeap-live)*100/scanned, maxPercent))
+	return int(max(100, min((minHeap-live)*100/scanned, most)))
 }

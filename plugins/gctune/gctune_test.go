@@ -1,9 +1,9 @@
 package gctune
 
 import (
-	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 
@@ -17,16 +17,37 @@ func TestPercent(t *testing.T) {
 		live, roots, min uint64
 		want             int
 	}{
-		{0, 0, 64 * mib, maxPercent},
-		{1, 0, 64 * mib, maxPercent},
+		{0, 0, 64 * mib, 1600},            // no collection yet: 4 MiB × 16 = 64 MiB
+		{1, 0, 64 * mib, 1600},            // the runtime's heap minimum caps it
+		{2 * mib, 0, 64 * mib, 1600},      // 2 + 2 × 31 = 64, but 4 MiB × 31 > 64 MiB
 		{8 * mib, 0, 64 * mib, 700},       // next collection at 8 + 8 × 7 = 64 MiB
 		{6 * mib, 2 * mib, 64 * mib, 725}, // 6 + (6 + 2) × 7.25 = 64 MiB
 		{16 * mib, 0, 64 * mib, 300},
 		{32 * mib, 0, 64 * mib, 100}, // twice the live heap is the minimum already
 		{30 * mib, 6 * mib, 64 * mib, 100},
 		{500 * mib, 0, 64 * mib, 100},
+		{0, 0, 1 * mib, 100}, // a minimum below the runtime's own
 	} {
 		assert.Equal(t, c.want, Percent(c.live, c.roots, c.min), "live %d roots %d min %d", c.live, c.roots, c.min)
+	}
+}
+
+// The heap goal the runtime derives from what Start sets stays at the
+// minimum while the live heap is small: the goal, not only GOGC.
+func TestHeapGoalStaysAtTheMinimum(t *testing.T) {
+	for _, k := range []string{"GOGC", "GOMEMLIMIT"} {
+		t.Setenv(k, "")
+	}
+	stop := Start(DefaultMinHeap)
+	defer stop()
+	goal := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
+	for range 5 {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+		metrics.Read(goal)
+		g := goal[0].Value.Uint64()
+		assert.LessOrEqual(t, g, uint64(DefaultMinHeap)*11/10, "heap goal %d MiB", g>>20)
+		assert.GreaterOrEqual(t, g, uint64(DefaultMinHeap)*8/10, "heap goal %d MiB", g>>20)
 	}
 }
 
@@ -55,8 +76,7 @@ func collect(t *testing.T, what string, cond func() bool) {
 // back.
 func TestStartFollowsTheLiveHeap(t *testing.T) {
 	for _, k := range []string{"GOGC", "GOMEMLIMIT"} {
-		t.Setenv(k, "")
-		require.NoError(t, os.Unsetenv(k))
+		t.Setenv(k, "") // empty means Go's default, and the tuner runs
 	}
 	require.Empty(t, Disabled())
 	stop := Start(DefaultMinHeap)
