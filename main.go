@@ -23,7 +23,7 @@ import (
 var Version = "dev"
 
 func main() {
-	// A heap goal of at least 48 MiB instead of Go's default: see package
+	// A heap goal of at least 44 MiB instead of Go's default: see package
 	// gctune. GOGC or GOMEMLIMIT in the environment turn it off.
 	defer gctune.Start(gctune.DefaultMinHeap)()
 	service.RunCLI(context.Background(),

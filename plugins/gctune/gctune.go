@@ -23,7 +23,7 @@ import (
 
 // DefaultMinHeap keeps vendas-connect's pipelines under 100 MiB of resident
 // memory (.ci/bench consume) while collecting a few times a second.
-const DefaultMinHeap = 48 << 20
+const DefaultMinHeap = 44 << 20
 
 // maxPercent bounds GOGC while the live heap is tiny.
 const maxPercent = 10000
