@@ -89,6 +89,17 @@ func readOne(t *testing.T, in service.BatchInput) (service.MessageBatch, service
 	return b, ack
 }
 
+// readValue reads a batch within a deadline and returns its first message's
+// value.
+func readValue(t *testing.T, in service.BatchInput) (string, service.AckFunc) {
+	t.Helper()
+	b, ack := readOne(t, in)
+	require.NotEmpty(t, b)
+	v, err := b[0].AsBytes()
+	require.NoError(t, err)
+	return string(v), ack
+}
+
 func ackOK(t *testing.T, ack service.AckFunc) {
 	t.Helper()
 	require.NoError(t, ack(context.Background(), nil))
