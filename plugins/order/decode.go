@@ -93,20 +93,6 @@ func itemField(i int, name string) string {
 	return FieldProducts + "[" + strconv.Itoa(i) + "]." + name
 }
 
-const (
-	seenID = 1 << iota
-	seenCustomer
-	seenProducts
-	seenTotal
-	seenSoldAt
-	seenAll = seenID | seenCustomer | seenProducts | seenTotal | seenSoldAt
-)
-
-var topFields = [...]struct {
-	name string
-	bit  int
-}{{FieldID, seenID}, {FieldCustomer, seenCustomer}, {FieldProducts, seenProducts}, {FieldTotal, seenTotal}, {FieldSoldAt, seenSoldAt}}
-
 // The fields of an order and of a product, in the order AppendJSON writes
 // them: object tries the next one first.
 var (
@@ -129,7 +115,7 @@ func (d *Decoder) order(o *Order) error {
 	err := d.object(topKeys, func(k int, _ []byte) error {
 		switch k {
 		case 0:
-			return d.topOnce(&seen, seenID, FieldID, func() error {
+			return d.topOnce(&seen, 0, func() error {
 				b, err := d.stringBytes(FieldID)
 				if err != nil {
 					return err
@@ -143,7 +129,7 @@ func (d *Decoder) order(o *Order) error {
 				return nil
 			})
 		case 1:
-			return d.topOnce(&seen, seenCustomer, FieldCustomer, func() error {
+			return d.topOnce(&seen, 1, func() error {
 				b, err := d.stringBytes(FieldCustomer)
 				if err != nil {
 					return err
@@ -157,15 +143,15 @@ func (d *Decoder) order(o *Order) error {
 				return nil
 			})
 		case 2:
-			return d.topOnce(&seen, seenProducts, FieldProducts, func() error { return d.items(o) })
+			return d.topOnce(&seen, 2, func() error { return d.items(o) })
 		case 3:
-			return d.topOnce(&seen, seenTotal, FieldTotal, func() error {
+			return d.topOnce(&seen, 3, func() error {
 				c, err := d.money(FieldTotal)
 				o.Total = c
 				return err
 			})
 		case 4:
-			return d.topOnce(&seen, seenSoldAt, FieldSoldAt, func() error {
+			return d.topOnce(&seen, 4, func() error {
 				b, err := d.stringBytes(FieldSoldAt)
 				if err != nil {
 					return err
@@ -183,21 +169,20 @@ func (d *Decoder) order(o *Order) error {
 	if err != nil {
 		return err
 	}
-	if seen != seenAll {
-		for _, f := range topFields {
-			if seen&f.bit == 0 {
-				return fieldErr(f.name, "missing")
-			}
+	for k, name := range topKeys {
+		if seen&(1<<k) == 0 {
+			return fieldErr(name, "missing")
 		}
 	}
 	return nil
 }
 
-func (d *Decoder) topOnce(seen *int, bit int, name string, parse func() error) error {
-	if *seen&bit != 0 {
-		return fieldErr(name, "appears twice")
+// topOnce parses top-level field k (an index in topKeys) unless it was seen.
+func (d *Decoder) topOnce(seen *int, k int, parse func() error) error {
+	if *seen&(1<<k) != 0 {
+		return fieldErr(topKeys[k], "appears twice")
 	}
-	*seen |= bit
+	*seen |= 1 << k
 	return parse()
 }
 
@@ -289,7 +274,7 @@ func (d *Decoder) item(o *Order, i int) error {
 	if err != nil {
 		return err
 	}
-	for k, name := range [3]string{FieldName, FieldQuantity, FieldUnitPrice} {
+	for k, name := range itemKeys {
 		if !seen[k] {
 			return fieldErr(itemField(i, name), "missing")
 		}
