@@ -25,9 +25,6 @@ import (
 // memory (.ci/bench consume) while collecting a few times a second.
 const DefaultMinHeap = 44 << 20
 
-// maxPercent bounds GOGC while the live heap is tiny.
-const maxPercent = 10000
-
 // heapMinimum is the runtime's first heap goal at GOGC=100 (4 MiB), before
 // any collection has measured a live heap; it scales with GOGC.
 const heapMinimum = 4 << 20
@@ -53,8 +50,7 @@ func Start(minHeap uint64) (stop func()) {
 	t := &tuner{minHeap: minHeap, samples: []metrics.Sample{
 		{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"},
 	}}
-	t.percent = Percent(0, 0, minHeap)
-	debug.SetGCPercent(t.percent)
+	debug.SetGCPercent(Percent(0, 0, minHeap))
 	t.arm()
 	return func() {
 		t.mu.Lock()
@@ -73,7 +69,6 @@ type tuner struct {
 	mu      sync.Mutex
 	stopped bool
 	samples []metrics.Sample
-	percent int
 }
 
 // sentinel is garbage as soon as it is made: its finalizer runs after the
@@ -103,11 +98,7 @@ func (t *tuner) tune() bool {
 			v[i] = s.Value.Uint64()
 		}
 	}
-	p := Percent(v[0], v[1]+v[2], t.minHeap)
-	if p != t.percent {
-		t.percent = p
-		debug.SetGCPercent(p)
-	}
+	debug.SetGCPercent(Percent(v[0], v[1]+v[2], t.minHeap))
 	return true
 }
 
@@ -118,13 +109,9 @@ func (t *tuner) tune() bool {
 // minHeap / 4 MiB × 100, whatever the live heap. It is never below Go's
 // default of 100.
 func Percent(live, roots, minHeap uint64) int {
-	most := max(100, min(minHeap*100/heapMinimum, maxPercent))
-	scanned := live + roots
-	switch {
-	case scanned == 0:
-		return int(most)
-	case live >= minHeap:
-		return 100
+	p := minHeap * 100 / heapMinimum
+	if scanned := live + roots; scanned > 0 {
+		p = min(p, (minHeap-min(live, minHeap))*100/scanned)
 	}
-	return int(max(100, min((minHeap-live)*100/scanned, most)))
+	return int(max(p, 100))
 }
