@@ -158,7 +158,7 @@ func (d *Decoder) order(o *Order) error {
 				}
 				t, err := ParseLocalTime(b)
 				if err != nil {
-					return fieldErr(FieldSoldAt, "%q: %v", b, err)
+					return fieldErr(FieldSoldAt, "%s: %v", quoteCapped(b), err)
 				}
 				o.SoldAt = t
 				return nil
@@ -252,7 +252,7 @@ func (d *Decoder) item(o *Order, i int) error {
 			}
 			n, err := parseInt(tok)
 			if err != nil {
-				return fieldErr(itemField(i, FieldQuantity), "expected an integer, got %s", tok)
+				return fieldErr(itemField(i, FieldQuantity), "expected an integer, got %s", capped(tok))
 			}
 			if n < 1 || n > MaxQuantity {
 				return fieldErr(itemField(i, FieldQuantity), "must be an integer from 1 to %d, got %d", MaxQuantity, n)
@@ -352,7 +352,7 @@ func (d *Decoder) money(field string) (Cents, error) {
 	}
 	c, err := ParseCents(tok)
 	if err != nil {
-		return 0, fieldErr(field, "%s: %v", tok, err)
+		return 0, fieldErr(field, "%s: %v", capped(tok), err)
 	}
 	return c, nil
 }

@@ -212,3 +212,37 @@ func TestSkipIdentity(t *testing.T) {
 	bad := strings.Replace(validOrder, "529.982.247-25", "529.982.247-26", 1)
 	assert.ErrorContains(t, d.Decode([]byte(bad), &o), "documento_cliente: invalid CPF")
 }
+
+// A reason quotes at most 64 bytes of the input, so a hostile record cannot
+// turn its rejection into a flood of log or metadata.
+func TestDecodeReasonsAreShort(t *testing.T) {
+	mk := func(prods, total, date string) string {
+		return `{"id_ordem":"x","documento_cliente":"529.982.247-25","produtos":` + prods + `,"valor_total":` + total + `,"data_hora_venda":` + date + `}`
+	}
+	okDate := `"01/01/2026 10:00:00"`
+	huge := "1" + strings.Repeat("0", 600<<10)
+	item := func(q, p string) string { return `[{"nome":"X","quantidade":` + q + `,"preco_unitario":` + p + `}]` }
+	cases := []struct {
+		name, in, want string
+	}{
+		{"huge price", mk(item("1", huge), "1", okDate), "produtos[0].preco_unitario: " + huge[:64] + "…: amount too large"},
+		{"long decimals", mk(item("1", "1."+strings.Repeat("0", 600<<10)+"1"), "1", okDate), "produtos[0].preco_unitario: 1." + strings.Repeat("0", 62) + "…: more than two decimals"},
+		{"huge total", mk(item("1", "1"), huge, okDate), "valor_total: " + huge[:64] + "…: amount too large"},
+		{"huge quantity", mk(item(huge+".5", "1"), "1", okDate), "produtos[0].quantidade: expected an integer, got " + huge[:64] + "…"},
+		{"long date", mk(item("1", "1"), "1", `"`+strings.Repeat("9", 600<<10)+`"`), `data_hora_venda: "` + strings.Repeat("9", 64) + `"…: not a date-time`},
+		// The cut backs up to a character boundary: 63 bytes, not half an é.
+		{"cut in a character", mk(item("1", "1"), "1", `"x`+strings.Repeat("é", 100)+`"`), `data_hora_venda: "x` + strings.Repeat("é", 31) + `"…: not a date-time`},
+		{"short stays whole", mk(item("1", "1"), "1", `"01/13/2026 10:00:00"`), `data_hora_venda: "01/13/2026 10:00:00": no such date or time`},
+	}
+	d := NewDecoder()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var o Order
+			err := d.Decode([]byte(tc.in), &o)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Less(t, len(err.Error()), 200)
+			assert.True(t, utf8.ValidString(err.Error()))
+		})
+	}
+}
