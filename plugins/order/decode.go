@@ -244,7 +244,9 @@ func (d *Decoder) item(o *Order, i int) error {
 			if len(b) == 0 {
 				return fieldErr(itemField(i, FieldName), "empty string")
 			}
-			it.Name = d.intern(b)
+			if it.Name, err = d.intern(b); err != nil {
+				return withField(err, itemField(i, FieldName))
+			}
 		case 1:
 			tok, err := d.number()
 			if err != nil {
@@ -314,20 +316,26 @@ func validate(o *Order) error {
 	return nil
 }
 
-func (d *Decoder) intern(b []byte) string {
+// intern returns the product name b as a string, checked against the rules
+// for names. Only checked names are kept, so a name seen before is good: the
+// rules cost nothing on the hot path.
+func (d *Decoder) intern(b []byte) (string, error) {
 	slot := &d.recent[nameSlot(b)]
 	if *slot == string(b) && len(b) > 0 {
-		return *slot
+		return *slot, nil
 	}
 	if s, ok := d.names[string(b)]; ok {
 		*slot = s
-		return s
+		return s, nil
+	}
+	if why := nameProblem(b); why != "" {
+		return "", &DecodeError{Field: pendingField, Reason: why}
 	}
 	s := string(b)
 	if len(d.names) < maxInterned {
 		d.names[s] = s
 	}
-	return s
+	return s, nil
 }
 
 // nameSlot picks a slot of Decoder.recent from the length and the first and

@@ -246,3 +246,36 @@ func TestDecodeReasonsAreShort(t *testing.T) {
 		})
 	}
 }
+
+func TestDecodeNameLength(t *testing.T) {
+	mk := func(name string) string {
+		return `{"id_ordem":"x","documento_cliente":"529.982.247-25","produtos":[{"nome":"` + name + `","quantidade":1,"preco_unitario":1}],"valor_total":1,"data_hora_venda":"01/01/2026 10:00:00"}`
+	}
+	cases := []struct {
+		name, in, want string // want is empty when the name is accepted
+	}{
+		{"200 ascii", strings.Repeat("a", 200), ""},
+		{"200 two-byte", strings.Repeat("é", 200), ""},
+		{"200 four-byte", strings.Repeat("😀", 200), ""},
+		{"200 escaped", strings.Repeat(`\u00e9`, 200), ""},
+		{"201 ascii", strings.Repeat("a", 201), "produtos[0].nome: has 201 characters, the limit is 200"},
+		{"201 two-byte", strings.Repeat("é", 201), "produtos[0].nome: has 201 characters, the limit is 200"},
+		{"201 escaped", strings.Repeat(`\u00e9`, 201), "produtos[0].nome: has 201 characters, the limit is 200"},
+		{"huge", strings.Repeat("a", 600<<10), "produtos[0].nome: has 614400 bytes, the limit is 200 characters"},
+		{"empty", "", "produtos[0].nome: empty string"},
+	}
+	d := NewDecoder()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var o Order
+			err := d.Decode([]byte(mk(tc.in)), &o)
+			if tc.want == "" {
+				require.NoError(t, err)
+				assert.Equal(t, 200, utf8.RuneCountInString(o.Items[0].Name))
+				return
+			}
+			require.Error(t, err)
+			assert.Equal(t, tc.want, err.Error())
+		})
+	}
+}
