@@ -123,6 +123,9 @@ func (d *Decoder) order(o *Order) error {
 				if len(b) == 0 {
 					return fieldErr(FieldID, "empty string")
 				}
+				if why := idProblem(b); why != "" {
+					return fieldErr(FieldID, "%s", why)
+				}
 				if !d.SkipIdentity {
 					o.ID = string(b)
 				}
@@ -372,7 +375,27 @@ func (d *Decoder) stringBytes(field string) ([]byte, error) {
 	if d.pos >= len(d.buf) || d.buf[d.pos] != '"' {
 		return nil, d.typeErr(field, "a string")
 	}
-	return d.str()
+	b, err := d.str()
+	if err != nil {
+		return nil, withField(err, field)
+	}
+	return b, nil
+}
+
+// badString is an error in the text of a string rather than in the JSON
+// around it: the caller that knows which field it reads names it.
+func (d *Decoder) badString(format string, args ...any) error {
+	return &DecodeError{Field: pendingField, Reason: fmt.Sprintf(format, args...)}
+}
+
+// unnamed drops pendingField from an error of a string that is no field's
+// value (a field name, a skipped value).
+func unnamed(err error) error {
+	var de *DecodeError
+	if errors.As(err, &de) && de.Field == pendingField {
+		de.Field = ""
+	}
+	return err
 }
 
 func (d *Decoder) typeErr(field, want string) error {
@@ -454,7 +477,7 @@ func (d *Decoder) object(keys []string, fn func(k int, key []byte) error) error 
 		if k < 0 {
 			var err error
 			if key, err = d.str(); err != nil {
-				return err
+				return unnamed(err)
 			}
 			for j, want := range keys {
 				if string(key) == want {
@@ -531,7 +554,7 @@ func (d *Decoder) str() ([]byte, error) {
 			return d.strEscaped(start)
 		case c < 0x20:
 			d.pos = i
-			return nil, d.syntax("control character in string")
+			return nil, d.badString("invalid JSON at byte %d: control character \\u%04x in string", i, c)
 		case c >= utf8.RuneSelf:
 			high8 = high
 		}
@@ -556,7 +579,7 @@ func (d *Decoder) strEscaped(start int) ([]byte, error) {
 			return out, nil
 		case c < 0x20:
 			d.pos = i
-			return nil, d.syntax("control character in string")
+			return nil, d.badString("invalid JSON at byte %d: control character \\u%04x in string", i, c)
 		case c != '\\':
 			out = append(out, c)
 			i++
@@ -696,7 +719,7 @@ func (d *Decoder) skipValue(depth int) error {
 	switch c := d.buf[d.pos]; {
 	case c == '"':
 		_, err := d.str()
-		return err
+		return unnamed(err)
 	case c == '{':
 		return d.object(nil, func(int, []byte) error { return d.skipValue(depth + 1) })
 	case c == '[':

@@ -30,7 +30,7 @@ func TestRoundTrip(t *testing.T) {
 		ID:       "3f2a",
 		Customer: "111.444.777-35",
 		Items: []Item{
-			{Name: "Café \\ Torrado\n", Quantity: 3, UnitPrice: 2990},
+			{Name: "Café \\ Torrado", Quantity: 3, UnitPrice: 2990},
 			{Name: "Smart TV 55\" 4K", Quantity: 1, UnitPrice: 299999},
 		},
 		SoldAt: LocalTime{2024, 2, 29, 0, 0, 1},
@@ -115,10 +115,10 @@ func TestDecodeSkipsUnknownFields(t *testing.T) {
 }
 
 func TestDecodeEscapes(t *testing.T) {
-	in := strings.Replace(validOrder, `"Notebook Dell Inspiron 15"`, `"Caf\u00e9 \ud83d\ude00 \/ \t"`, 1)
+	in := strings.Replace(validOrder, `"Notebook Dell Inspiron 15"`, `"Caf\u00e9 \ud83d\ude00 \/ \\ \""`, 1)
 	o, err := Decode([]byte(in))
 	require.NoError(t, err)
-	assert.Equal(t, "Café 😀 / \t", o.Items[0].Name)
+	assert.Equal(t, `Café 😀 / \ "`, o.Items[0].Name)
 }
 
 func TestParseCents(t *testing.T) {
@@ -277,5 +277,85 @@ func TestDecodeNameLength(t *testing.T) {
 			require.Error(t, err)
 			assert.Equal(t, tc.want, err.Error())
 		})
+	}
+}
+
+// A name or an id with a character that can move a terminal's cursor or
+// reorder text is refused, however the JSON spells it, and the reason shows
+// the character escaped.
+func TestDecodeControlCharacters(t *testing.T) {
+	mk := func(id, name string) string {
+		return `{"id_ordem":"` + id + `","documento_cliente":"529.982.247-25","produtos":[{"nome":"` + name + `","quantidade":1,"preco_unitario":1}],"valor_total":1,"data_hora_venda":"01/01/2026 10:00:00"}`
+	}
+	const ctrl = "produtos[0].nome: contains the control character "
+	const bidi = "produtos[0].nome: contains the bidirectional control "
+	cases := []struct {
+		name, id, nome, want string // want is empty when the order is accepted
+	}{
+		{"escape escaped", "x", `A\u001b[2J`, ctrl + `\u001b (character 2)`},
+		{"escape raw", "x", "A\x1b[2J", `produtos[0].nome: invalid JSON at byte 75: control character \u001b in string`},
+		{"bell", "x", `A\u0007`, ctrl + `\u0007 (character 2)`},
+		{"nul", "x", `A\u0000B`, ctrl + `\u0000 (character 2)`},
+		{"newline", "x", `A\nB`, ctrl + `\u000a (character 2)`},
+		{"tab", "x", `A\tB`, ctrl + `\u0009 (character 2)`},
+		{"carriage return", "x", `Total: 0\rNotebook`, ctrl + `\u000d (character 9)`},
+		{"del raw", "x", "A\x7f", ctrl + `\u007f (character 2)`},
+		{"del escaped", "x", `A\u007f`, ctrl + `\u007f (character 2)`},
+		{"c1 csi raw", "x", "A\u009b2J", ctrl + `\u009b (character 2)`},
+		{"c1 escaped", "x", `A\u0080`, ctrl + `\u0080 (character 2)`},
+		{"c1 last", "x", `A\u009f`, ctrl + `\u009f (character 2)`},
+		{"rlo raw", "x", "Notebook \u202eSI", bidi + `\u202e (character 10)`},
+		{"lre escaped", "x", `A\u202a`, bidi + `\u202a (character 2)`},
+		{"isolate", "x", `A\u2066`, bidi + `\u2066 (character 2)`},
+		{"pop isolate", "x", `A\u2069`, bidi + `\u2069 (character 2)`},
+		{"lrm", "x", `A\u200e`, bidi + `\u200e (character 2)`},
+		{"rlm", "x", `A\u200f`, bidi + `\u200f (character 2)`},
+		{"arabic letter mark", "x", `A\u061c`, bidi + `\u061c (character 2)`},
+		{"line separator", "x", `A\u2028B`, `produtos[0].nome: contains the line separator \u2028 (character 2)`},
+		{"paragraph separator", "x", "A\u2029B", `produtos[0].nome: contains the paragraph separator \u2029 (character 2)`},
+		{"id escaped", `a1\u001b]0;pwned\u0007`, "X", `id_ordem: contains the control character \u001b (character 3)`},
+		{"id raw", "a1\u202e", "X", `id_ordem: contains the bidirectional control \u202e (character 3)`},
+		{"id newline", `a1\n`, "X", `id_ordem: contains the control character \u000a (character 3)`},
+		{"id del", "a1-0123456789abcdef\x7f", "X", `id_ordem: contains the control character \u007f (character 20)`},
+		// Printable text of any script stays, and so do joiners and
+		// no-break spaces that real names use.
+		{"accents", "x", "Tênis Nike Revolution 6 · Echo Dot 5ª Geração", ""},
+		{"emoji with joiner", "x", "Caneca 👩\u200d💻", ""},
+		{"no-break space", "x", `Smart TV 55\u00a0pol`, ""},
+		{"right-to-left script", "x", "كتاب", ""},
+		{"id unicode", "pedido-ç-✓", "X", ""},
+	}
+	d := NewDecoder()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var o Order
+			err := d.Decode([]byte(mk(tc.id, tc.nome)), &o)
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Equal(t, tc.want, err.Error())
+			for _, r := range err.Error() {
+				assert.False(t, IsControlRune(r), "the reason holds %U", r)
+			}
+		})
+	}
+}
+
+func TestPrintableASCII(t *testing.T) {
+	// Every special byte at every position of strings up to 20 bytes: the
+	// word test must never call printable what is not, and must agree on
+	// plain text.
+	for n := 0; n <= 20; n++ {
+		base := []byte(strings.Repeat("a~ Z", 5)[:n])
+		assert.True(t, printableASCII(base), "%q", base)
+		for i := 0; i < n; i++ {
+			for _, c := range []byte{0x00, 0x1f, 0x7f, 0x80, 0xc2, 0xff} {
+				b := append([]byte(nil), base...)
+				b[i] = c
+				assert.False(t, printableASCII(b), "%q", b)
+			}
+		}
 	}
 }
