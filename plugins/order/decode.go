@@ -547,7 +547,7 @@ func (d *Decoder) str() ([]byte, error) {
 			d.pos = i + 1
 			s := buf[start:i]
 			if high8 != 0 && !utf8.Valid(s) {
-				return nil, d.syntax("string is not valid UTF-8")
+				return nil, d.badUTF8(start, i)
 			}
 			return s, nil
 		case c == '\\':
@@ -573,8 +573,10 @@ func (d *Decoder) strEscaped(start int) ([]byte, error) {
 		case c == '"':
 			d.pos = i + 1
 			d.scratch = out
+			// Escapes add only whole characters: out is valid if the bytes
+			// copied from the input are.
 			if !utf8.Valid(out) {
-				return nil, d.syntax("string is not valid UTF-8")
+				return nil, d.badUTF8(start, i)
 			}
 			return out, nil
 		case c < 0x20:
@@ -608,20 +610,21 @@ func (d *Decoder) strEscaped(start int) ([]byte, error) {
 				d.pos = i
 				return nil, d.syntax("bad \\u escape")
 			}
+			esc := i - 1
 			i += 4
-			if utf16IsHigh(r) {
-				if i+6 < len(d.buf) && d.buf[i+1] == '\\' && d.buf[i+2] == 'u' {
-					if r2, n2 := d.hex4(i + 3); n2 >= 0 && r2 >= 0xDC00 && r2 <= 0xDFFF {
-						r = 0x10000 + (r-0xD800)<<10 + (r2 - 0xDC00)
-						i += 6
-					} else {
-						r = utf8.RuneError
-					}
-				} else {
-					r = utf8.RuneError
+			// Half a surrogate pair is refused, not made U+FFFD: that would
+			// make different strings equal.
+			paired := false
+			if utf16IsHigh(r) && i+6 < len(d.buf) && d.buf[i+1] == '\\' && d.buf[i+2] == 'u' {
+				if r2, n2 := d.hex4(i + 3); n2 >= 0 && r2 >= 0xDC00 && r2 <= 0xDFFF {
+					r = 0x10000 + (r-0xD800)<<10 + (r2 - 0xDC00)
+					i += 6
+					paired = true
 				}
-			} else if r >= 0xDC00 && r <= 0xDFFF {
-				r = utf8.RuneError
+			}
+			if !paired && r >= 0xD800 && r <= 0xDFFF {
+				d.pos = esc
+				return nil, d.badString("\\u%04x at byte %d is half a UTF-16 surrogate pair, not a character", r, esc)
 			}
 			out = utf8.AppendRune(out, r)
 		default:
@@ -636,6 +639,21 @@ func (d *Decoder) strEscaped(start int) ([]byte, error) {
 }
 
 func utf16IsHigh(r rune) bool { return r >= 0xD800 && r <= 0xDBFF }
+
+// badUTF8 reports the first byte of d.buf[start:end] that does not begin a
+// valid UTF-8 sequence.
+func (d *Decoder) badUTF8(start, end int) error {
+	i := start
+	for i < end {
+		r, size := utf8.DecodeRune(d.buf[i:end])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		i += size
+	}
+	d.pos = min(i, end)
+	return d.badString("invalid JSON at byte %d: not valid UTF-8 (byte 0x%02x)", d.pos, d.buf[d.pos])
+}
 
 func (d *Decoder) hex4(i int) (rune, int) {
 	if i+4 > len(d.buf) {

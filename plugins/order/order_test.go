@@ -2,6 +2,7 @@ package order
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -358,4 +359,69 @@ func TestPrintableASCII(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Text that is not Unicode is refused, never replaced by U+FFFD: two
+// different names must not become one product.
+func TestDecodeNotUnicode(t *testing.T) {
+	mk := func(id, name string) string {
+		return `{"id_ordem":"` + id + `","documento_cliente":"529.982.247-25","produtos":[{"nome":"` + name + `","quantidade":1,"preco_unitario":1}],"valor_total":1,"data_hora_venda":"01/01/2026 10:00:00"}`
+	}
+	const at = 74 // the name's first byte
+	half := func(esc string, pos int) string {
+		return "produtos[0].nome: " + esc + " at byte " + strconv.Itoa(pos) + " is half a UTF-16 surrogate pair, not a character"
+	}
+	utf := func(b byte, pos int) string {
+		return "produtos[0].nome: invalid JSON at byte " + strconv.Itoa(pos) + ": not valid UTF-8 (byte 0x" + strconv.FormatUint(uint64(b), 16) + ")"
+	}
+	cases := []struct {
+		name, id, nome, want string // want is empty when the order is accepted
+	}{
+		{"lone high", "x", `A\ud800`, half(`\ud800`, at+1)},
+		{"lone high last", "x", `A\udbff`, half(`\udbff`, at+1)},
+		{"lone high upper case", "x", `A\uD800B`, half(`\ud800`, at+1)},
+		{"lone low", "x", `A\udc00`, half(`\udc00`, at+1)},
+		{"high then not low", "x", `\ud800\u0041`, half(`\ud800`, at)},
+		{"high then high", "x", `\ud800\ud800\udc00`, half(`\ud800`, at)},
+		{"low then high", "x", `\udc00\ud800`, half(`\udc00`, at)},
+		{"pair", "x", `A\ud83d\ude00`, ""},
+		{"replacement char escaped", "x", `A\ufffd`, ""},
+		{"invalid byte", "x", "A\xff", utf(0xff, at+1)},
+		{"invalid byte after an escape", "x", `\u00e9` + "A\xfe", utf(0xfe, at+7)},
+		{"truncated sequence", "x", "A\xc3", utf(0xc3, at+1)},
+		{"overlong", "x", "A\xc0\xaf", utf(0xc0, at+1)},
+		{"surrogate in UTF-8", "x", "A\xed\xa0\x80", utf(0xed, at+1)},
+		{"id lone surrogate", `a\ud800`, "X", `id_ordem: \ud800 at byte 14 is half a UTF-16 surrogate pair, not a character`},
+		{"id invalid byte", "a\xff", "X", `id_ordem: invalid JSON at byte 14: not valid UTF-8 (byte 0xff)`},
+	}
+	d := NewDecoder()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var o Order
+			err := d.Decode([]byte(mk(tc.id, tc.nome)), &o)
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Equal(t, tc.want, err.Error())
+			assert.True(t, utf8.ValidString(err.Error()))
+		})
+	}
+
+	// Both spellings of U+FFFD are one product; a lone surrogate is none.
+	var o Order
+	require.NoError(t, d.Decode([]byte(mk("x", `A\ufffd`)), &o))
+	name := o.Items[0].Name
+	require.NoError(t, d.Decode([]byte(mk("x", "A\uFFFD")), &o))
+	assert.Equal(t, name, o.Items[0].Name)
+
+	// A lone surrogate or bad UTF-8 in a field we skip is refused too, with
+	// no field to name.
+	unknown := strings.Replace(validOrder, `{"id_ordem"`, `{"nota":"\ud800","id_ordem"`, 1)
+	require.ErrorContains(t, d.Decode([]byte(unknown), &o), `\ud800 at byte 9 is half a UTF-16 surrogate pair`)
+	unknown = strings.Replace(validOrder, `{"id_ordem"`, "{\"nota\xff\":1,\"id_ordem\"", 1)
+	err := d.Decode([]byte(unknown), &o)
+	require.Error(t, err)
+	assert.Equal(t, "invalid JSON at byte 6: not valid UTF-8 (byte 0xff)", err.Error())
 }
