@@ -2,6 +2,7 @@ package order
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	// Embedded so that America/Sao_Paulo resolves on a bare machine or a
@@ -39,9 +40,83 @@ func LocalTimeOf(t time.Time) LocalTime {
 	return LocalTime{Year: int16(y), Month: uint8(m), Day: uint8(d), Hour: uint8(hh), Minute: uint8(mm), Second: uint8(ss)}
 }
 
-// Time is the instant this wall-clock time names in São Paulo.
+// Time is the instant this wall-clock time names in São Paulo. A time the
+// clocks showed twice, when daylight saving time ended, is its first
+// occurrence (still in daylight time), as RFC 5545 reads it.
 func (l LocalTime) Time() time.Time {
+	if sh := shiftAt(l.wallSeconds()); sh != nil && sh.to < sh.from {
+		return time.Unix(l.wallSeconds()-int64(sh.from), 0).In(SaoPaulo)
+	}
 	return time.Date(int(l.Year), time.Month(l.Month), int(l.Day), int(l.Hour), int(l.Minute), int(l.Second), 0, SaoPaulo)
+}
+
+// wallSeconds counts the seconds from 01/01/1970 00:00:00 to l on a clock
+// that never changes offset.
+func (l LocalTime) wallSeconds() int64 {
+	return time.Date(int(l.Year), time.Month(l.Month), int(l.Day), int(l.Hour), int(l.Minute), int(l.Second), 0, time.UTC).Unix()
+}
+
+// shift is a change of São Paulo's offset from UTC: at that instant (Unix
+// seconds) the offset went from "from" to "to" seconds. Moving forward the
+// clocks skip the wall-clock times [at+from, at+to); moving back they show
+// [at+to, at+from) twice.
+type shift struct {
+	at       int64
+	from, to int32
+}
+
+// shifts are São Paulo's offset changes in time order, and the years whose
+// wall clock they touch: outside them (from 2020 on, today) a time needs no
+// lookup.
+var shifts, shiftFirstYear, shiftLastYear = offsetShifts(SaoPaulo, 2100)
+
+// offsetShifts lists the changes of loc's offset up to the year until.
+func offsetShifts(loc *time.Location, until int) ([]shift, int, int) {
+	var out []shift
+	first, last := 0, -1
+	t := time.Date(1800, 1, 1, 0, 0, 0, 0, loc)
+	for t.Year() <= until {
+		_, end := t.ZoneBounds()
+		if end.IsZero() {
+			break
+		}
+		_, from := t.Zone()
+		_, to := end.Zone()
+		if from != to {
+			sh := shift{at: end.Unix(), from: int32(from), to: int32(to)}
+			lo := time.Unix(sh.at+int64(min(from, to)), 0).UTC().Year()
+			hi := time.Unix(sh.at+int64(max(from, to)), 0).UTC().Year()
+			if len(out) == 0 {
+				first = lo
+			}
+			last = hi
+			out = append(out, sh)
+		}
+		t = end
+	}
+	return out, first, last
+}
+
+// shiftAt returns the shift whose skipped or repeated wall-clock times hold
+// wall (seconds as from LocalTime.wallSeconds), or nil.
+func shiftAt(wall int64) *shift {
+	// The shifts' wall-clock ranges are in order and do not overlap: find
+	// the first that ends after wall.
+	lo, hi := 0, len(shifts)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if sh := &shifts[m]; sh.at+int64(max(sh.from, sh.to)) <= wall {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(shifts) {
+		if sh := &shifts[lo]; sh.at+int64(min(sh.from, sh.to)) <= wall {
+			return sh
+		}
+	}
+	return nil
 }
 
 // String formats the time as DD/MM/YYYY HH:MM:SS.
@@ -61,8 +136,11 @@ func (l LocalTime) Append(dst []byte) []byte {
 
 var errDateFormat = errors.New("not a date-time DD/MM/YYYY HH:MM:SS")
 var errDateRange = errors.New("no such date or time")
+var errDateSkipped = errors.New("no such local time in America/Sao_Paulo")
 
-// ParseLocalTime reads DD/MM/YYYY HH:MM:SS and checks that the date exists.
+// ParseLocalTime reads DD/MM/YYYY HH:MM:SS and checks that the date exists
+// and that São Paulo's clocks showed the time: not one they skipped when
+// daylight saving time began.
 func ParseLocalTime(b []byte) (LocalTime, error) {
 	if len(b) != 19 || b[2] != '/' || b[5] != '/' || b[10] != ' ' || b[13] != ':' || b[16] != ':' {
 		return LocalTime{}, errDateFormat
@@ -89,7 +167,16 @@ func ParseLocalTime(b []byte) (LocalTime, error) {
 	if y < 1 || m < 1 || m > 12 || d < 1 || d > daysIn(m, y) || hh > 23 || mm > 59 || ss > 59 {
 		return LocalTime{}, errDateRange
 	}
-	return LocalTime{Year: int16(y), Month: uint8(m), Day: uint8(d), Hour: uint8(hh), Minute: uint8(mm), Second: uint8(ss)}, nil
+	l := LocalTime{Year: int16(y), Month: uint8(m), Day: uint8(d), Hour: uint8(hh), Minute: uint8(mm), Second: uint8(ss)}
+	if y >= shiftFirstYear && y <= shiftLastYear {
+		if sh := shiftAt(l.wallSeconds()); sh != nil && sh.to > sh.from {
+			from := time.Unix(sh.at+int64(sh.from), 0).UTC()
+			to := time.Unix(sh.at+int64(sh.to), 0).UTC()
+			return LocalTime{}, fmt.Errorf("%w: clocks jumped from %s to %s on %s", errDateSkipped,
+				from.Format("15:04:05"), to.Format("15:04:05"), from.Format("02/01/2006"))
+		}
+	}
+	return l, nil
 }
 
 func daysIn(m, y int) int {

@@ -425,3 +425,71 @@ func TestDecodeNotUnicode(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, "invalid JSON at byte 6: not valid UTF-8 (byte 0xff)", err.Error())
 }
+
+// São Paulo kept daylight saving time until 2019: a wall-clock time the
+// clocks skipped never happened and is refused like 31/02; one they showed
+// twice is accepted as its first occurrence.
+func TestDecodeDaylightSaving(t *testing.T) {
+	mk := func(date string) string {
+		return `{"id_ordem":"x","documento_cliente":"529.982.247-25","produtos":[{"nome":"X","quantidade":1,"preco_unitario":1}],"valor_total":1,"data_hora_venda":"` + date + `"}`
+	}
+	const gap2018 = ": no such local time in America/Sao_Paulo: clocks jumped from 00:00:00 to 01:00:00 on 04/11/2018"
+	cases := []struct {
+		date, want string // want is empty when the order is accepted
+	}{
+		{"03/11/2018 23:59:59", ""},
+		{"04/11/2018 00:00:00", `data_hora_venda: "04/11/2018 00:00:00"` + gap2018},
+		{"04/11/2018 00:30:00", `data_hora_venda: "04/11/2018 00:30:00"` + gap2018},
+		{"04/11/2018 00:59:59", `data_hora_venda: "04/11/2018 00:59:59"` + gap2018},
+		{"04/11/2018 01:00:00", ""},
+		{"15/10/2017 00:10:00", `data_hora_venda: "15/10/2017 00:10:00": no such local time in America/Sao_Paulo: clocks jumped from 00:00:00 to 01:00:00 on 15/10/2017`},
+		{"03/10/1931 11:30:00", `data_hora_venda: "03/10/1931 11:30:00": no such local time in America/Sao_Paulo: clocks jumped from 11:00:00 to 12:00:00 on 03/10/1931`},
+		// The switch from local mean time to UTC-3 in 1914 skipped 6m28s.
+		{"01/01/1914 00:06:27", `data_hora_venda: "01/01/1914 00:06:27": no such local time in America/Sao_Paulo: clocks jumped from 00:00:00 to 00:06:28 on 01/01/1914`},
+		{"01/01/1914 00:06:28", ""},
+		// DST ended at midnight of 17/02/2019: 16/02 23:00-23:59:59 twice.
+		{"16/02/2019 23:30:00", ""},
+		{"17/02/2019 23:30:00", ""},
+		{"24/11/2026 18:03:59", ""},
+	}
+	d := NewDecoder()
+	for _, tc := range cases {
+		t.Run(tc.date, func(t *testing.T) {
+			var o Order
+			err := d.Decode([]byte(mk(tc.date)), &o)
+			if tc.want == "" {
+				require.NoError(t, err)
+				assert.Equal(t, tc.date, o.SoldAt.String())
+				return
+			}
+			require.Error(t, err)
+			assert.Equal(t, tc.want, err.Error())
+		})
+	}
+}
+
+func TestLocalTimeRepeatedHour(t *testing.T) {
+	at := func(s string) time.Time {
+		lt, err := ParseLocalTime([]byte(s))
+		require.NoError(t, err)
+		return lt.Time()
+	}
+	// The first occurrence, still in daylight time (UTC-2), as RFC 5545
+	// and java.time read such a time.
+	assert.Equal(t, "2019-02-17T01:30:00Z", at("16/02/2019 23:30:00").UTC().Format(time.RFC3339))
+	assert.Equal(t, "2019-02-17T01:00:00Z", at("16/02/2019 23:00:00").UTC().Format(time.RFC3339))
+	assert.Equal(t, "2019-02-17T01:59:59Z", at("16/02/2019 23:59:59").UTC().Format(time.RFC3339))
+	// Around it, one instant each.
+	assert.Equal(t, "2019-02-17T00:59:59Z", at("16/02/2019 22:59:59").UTC().Format(time.RFC3339))
+	assert.Equal(t, "2019-02-17T03:00:00Z", at("17/02/2019 00:00:00").UTC().Format(time.RFC3339))
+	assert.Equal(t, "2019-02-18T02:30:00Z", at("17/02/2019 23:30:00").UTC().Format(time.RFC3339))
+	assert.Equal(t, "2018-11-04T03:00:00Z", at("04/11/2018 01:00:00").UTC().Format(time.RFC3339))
+	// Every instant's wall-clock time parses back to a time with that wall
+	// clock, over a whole DST period.
+	for i := time.Date(2018, 11, 3, 0, 0, 0, 0, time.UTC); i.Before(time.Date(2019, 2, 19, 0, 0, 0, 0, time.UTC)); i = i.Add(10 * time.Minute) {
+		lt := LocalTimeOf(i)
+		p, err := ParseLocalTime([]byte(lt.String()))
+		require.NoError(t, err, lt.String())
+		assert.Equal(t, lt, LocalTimeOf(p.Time()), lt.String())
+	}
+}
