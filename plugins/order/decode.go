@@ -138,7 +138,7 @@ func (d *Decoder) order(o *Order) error {
 					return err
 				}
 				if err := ValidateCPF(b); err != nil {
-					return fieldErr(FieldCustomer, "invalid CPF %q: %v", b, err)
+					return fieldErr(FieldCustomer, "invalid CPF%s: %v", maskedCPF(b), err)
 				}
 				if !d.SkipIdentity {
 					o.Customer = string(b)

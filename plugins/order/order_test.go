@@ -69,8 +69,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"duplicate field", `{"id_ordem":"x","id_ordem":"y"}`, "id_ordem: appears twice"},
 		{"id number", mk(`7`, okCPF, items, okTotal, okDate), "id_ordem: expected a string, got a number"},
 		{"id empty", mk(`""`, okCPF, items, okTotal, okDate), "id_ordem: empty string"},
-		{"cpf digits", mk(okID, `"529.982.247-26"`, items, okTotal, okDate), `documento_cliente: invalid CPF "529.982.247-26": check digits do not match`},
-		{"cpf format", mk(okID, `"52998224725"`, items, okTotal, okDate), "documento_cliente: invalid CPF \"52998224725\": not formatted 000.000.000-00"},
+		{"cpf digits", mk(okID, `"529.982.247-26"`, items, okTotal, okDate), `documento_cliente: invalid CPF "***.982.247-**": check digits do not match`},
+		{"cpf format", mk(okID, `"52998224725"`, items, okTotal, okDate), `documento_cliente: invalid CPF, 11 characters shaped "###########": not formatted 000.000.000-00`},
 		{"cpf repeated", mk(okID, `"111.111.111-11"`, items, okTotal, okDate), "all eleven digits are equal"},
 		{"cpf null", mk(okID, `null`, items, okTotal, okDate), "documento_cliente: expected a string, got null"},
 		{"products object", mk(okID, okCPF, `{}`, okTotal, okDate), "produtos: expected an array of products, got an object"},
@@ -491,5 +491,68 @@ func TestLocalTimeRepeatedHour(t *testing.T) {
 		p, err := ParseLocalTime([]byte(lt.String()))
 		require.NoError(t, err, lt.String())
 		assert.Equal(t, lt, LocalTimeOf(p.Time()), lt.String())
+	}
+}
+
+// A CPF is personal data (LGPD): a reason shows it masked the way Brazilian
+// portals do, or only its shape when it is not even formatted as one.
+func TestDecodeCPFMasked(t *testing.T) {
+	mk := func(cpf string) string {
+		return `{"id_ordem":"x","documento_cliente":` + string(AppendString(nil, cpf)) + `,"produtos":[{"nome":"X","quantidade":1,"preco_unitario":1}],"valor_total":1,"data_hora_venda":"01/01/2026 10:00:00"}`
+	}
+	cases := []struct{ cpf, want string }{
+		{"529.982.247-26", `documento_cliente: invalid CPF "***.982.247-**": check digits do not match`},
+		{"111.111.111-11", `documento_cliente: invalid CPF "***.111.111-**": all eleven digits are equal`},
+		{"52998224725", `documento_cliente: invalid CPF, 11 characters shaped "###########": not formatted 000.000.000-00`},
+		{"529982247-25", `documento_cliente: invalid CPF, 12 characters shaped "#########-##": not formatted 000.000.000-00`},
+		{"CPF 529.982.247-25", `documento_cliente: invalid CPF, 18 characters shaped "aaa ###.###.###-##": not formatted 000.000.000-00`},
+		{"529.982.247-2é\n", `documento_cliente: invalid CPF, 15 characters shaped "###.###.###-#??": not formatted 000.000.000-00`},
+		{"", `documento_cliente: invalid CPF, 0 characters shaped "": not formatted 000.000.000-00`},
+		{strings.Repeat("529.982.247-25", 1000), `documento_cliente: invalid CPF, 14000 characters shaped "###.###.###-#####.###.###-#####.###.###-#####.###.###-#####.###."…: not formatted 000.000.000-00`},
+	}
+	d := NewDecoder()
+	for _, tc := range cases {
+		t.Run(tc.cpf[:min(len(tc.cpf), 20)], func(t *testing.T) {
+			var o Order
+			err := d.Decode([]byte(mk(tc.cpf)), &o)
+			require.Error(t, err)
+			assert.Equal(t, tc.want, err.Error())
+		})
+	}
+
+	// No reason holds eleven digits of the input in a row, formatted or not,
+	// whatever is wrong with it.
+	onlyDigits := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, s)
+	}
+	var inputs []string
+	for i := range 300 {
+		var base [9]byte
+		for j := range base {
+			base[j] = byte((i*7 + j*j*3 + i*j) % 10)
+		}
+		cpf := string(AppendCPF(nil, &base))
+		wrong := []byte(cpf)
+		wrong[13] = '0' + (wrong[13]-'0'+1)%10
+		inputs = append(inputs, string(wrong), onlyDigits(cpf), strings.ReplaceAll(cpf, ".", ""),
+			" "+cpf, cpf+" ", cpf[1:], cpf+"0", strings.ReplaceAll(cpf, ".", "/"), "CPF: "+cpf, cpf+cpf)
+	}
+	for _, in := range inputs {
+		var o Order
+		err := d.Decode([]byte(mk(in)), &o)
+		if err == nil {
+			continue // reordered digits that happen to be a valid CPF
+		}
+		// The format's name, 000.000.000-00, is not the input's digits.
+		shown := onlyDigits(strings.ReplaceAll(err.Error(), errCPFFormat.Error(), ""))
+		digits := onlyDigits(in)
+		for j := 0; j+11 <= len(digits); j++ {
+			require.NotContains(t, shown, digits[j:j+11], "input %q, reason %q", in, err.Error())
+		}
 	}
 }

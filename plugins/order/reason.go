@@ -1,6 +1,7 @@
 package order
 
 import (
+	"fmt"
 	"strconv"
 	"unicode/utf8"
 )
@@ -41,4 +42,38 @@ func quoteCapped(b []byte) string {
 		q += "…"
 	}
 	return q
+}
+
+// maskedCPF shows a documento_cliente in a reason without its digits: a CPF
+// is personal data (LGPD). One formatted as a CPF shows the middle six
+// digits, as Brazilian portals do ("***.982.247-**"); anything else shows
+// its length and shape, '#' for a digit and 'a' for a letter.
+func maskedCPF(b []byte) string {
+	if len(b) == CPFLen && b[3] == '.' && b[7] == '.' && b[11] == '-' {
+		formatted := true
+		for _, p := range cpfDigitPos {
+			formatted = formatted && b[p] >= '0' && b[p] <= '9'
+		}
+		if formatted {
+			return ` "***.` + string(b[4:11]) + `-**"`
+		}
+	}
+	shape := make([]byte, 0, min(len(b), maxQuoted+1))
+	n := 0
+	for _, r := range string(b) {
+		n++
+		if len(shape) > maxQuoted {
+			continue // counting only
+		}
+		switch {
+		case r >= '0' && r <= '9':
+			r = '#'
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+			r = 'a'
+		case r < ' ' || r > '~':
+			r = '?'
+		}
+		shape = append(shape, byte(r))
+	}
+	return fmt.Sprintf(", %d characters shaped %s", n, quoteCapped(shape))
 }
