@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -150,7 +151,7 @@ func (r *salesReport) render(s *Snapshot) []byte {
 	for _, p := range rows {
 		units += p.Units
 		cells = append(cells, [6]string{
-			p.Name,
+			printableName(p.Name),
 			groupThousands(p.Units),
 			groupThousands(p.Orders),
 			p.Value.BRL(),
@@ -188,6 +189,45 @@ func (r *salesReport) render(s *Snapshot) []byte {
 	writeRow(&b, &rule, &width)
 	writeRow(&b, &total, &width)
 	return []byte(strings.TrimSuffix(b.String(), "\n"))
+}
+
+// printableName is a product name as the table can print it: characters
+// that would reach the terminal as commands or not show at all (controls,
+// bidirectional controls, other invisible formatting, bytes that are not
+// UTF-8) are written as \u001b or \xff. A snapshot need not come from our
+// decoder, which refuses controls in names.
+func printableName(name string) string {
+	keep := func(r rune) bool {
+		// Joiners build emoji and scripts of India: invisible but harmless.
+		return !order.IsControlRune(r) && (unicode.IsGraphic(r) || r == '\u200c' || r == '\u200d')
+	}
+	i := 0
+	for i < len(name) {
+		r, size := utf8.DecodeRuneInString(name[i:])
+		if (r == utf8.RuneError && size == 1) || !keep(r) {
+			break
+		}
+		i += size
+	}
+	if i == len(name) {
+		return name
+	}
+	b := []byte(name[:i])
+	for i < len(name) {
+		r, size := utf8.DecodeRuneInString(name[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = fmt.Appendf(b, `\x%02x`, name[i])
+		case !keep(r) && r <= 0xffff:
+			b = fmt.Appendf(b, `\u%04x`, r)
+		case !keep(r):
+			b = fmt.Appendf(b, `\U%08x`, r)
+		default:
+			b = append(b, name[i:i+size]...)
+		}
+		i += size
+	}
+	return string(b)
 }
 
 // writeRow writes the first column left-aligned and the others right-aligned,

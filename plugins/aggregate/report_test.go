@@ -2,7 +2,9 @@ package aggregate
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
@@ -148,4 +150,51 @@ func TestReportClearScreen(t *testing.T) {
 	assert.Equal(t, "\x1b[H\x1b[2J"+plain, cleared)
 	// JSON lines are for programs: never prefixed.
 	assert.Equal(t, snap, processOne(t, newTestReport(t, `{format: json, clear_screen: true}`), snapshotMsg(snap)))
+}
+
+// A product name is printed so that it cannot drive the terminal: no
+// escape sequence, carriage return or bidirectional control reaches it,
+// whatever made the snapshot.
+func TestReportEscapesNames(t *testing.T) {
+	cases := []struct{ name, want string }{
+		{"Clear\x1b[2J\x1b[H", `Clear\u001b[2J\u001b[H`},
+		{"Title\x1b]0;pwned\x07", `Title\u001b]0;pwned\u0007`},
+		{"CSI\u009b2J", `CSI\u009b2J`},
+		{"Back\rspace\bdel\x7f", `Back\u000dspace\u0008del\u007f`},
+		{"Two\nlines\ttab", `Two\u000alines\u0009tab`},
+		{"Notebook \u202eSI", `Notebook \u202eSI`},
+		{"Iso\u2066late\u2069 \u200e\u200f\u061c", `Iso\u2066late\u2069 \u200e\u200f\u061c`},
+		{"Line\u2028sep", `Line\u2028sep`},
+		{"Bad \xff\xc3 UTF-8", `Bad \xff\xc3 UTF-8`},
+		{"Zero\u200bwidth\ufeff", `Zero\u200bwidth\ufeff`},
+		// Printable text is left alone, emoji joiners included.
+		{"Café Pilão 500g · Tênis nº 42", "Café Pilão 500g · Tênis nº 42"},
+		{"Caneca 👩\u200d💻 ½\u00a0kg", "Caneca 👩\u200d💻 ½\u00a0kg"},
+	}
+	for _, c := range cases {
+		t.Run(c.want, func(t *testing.T) {
+			r := newTestReport(t, `format: table`)
+			out := string(r.render(&Snapshot{
+				Orders:   1,
+				Value:    100,
+				Mode:     ModeComplete,
+				Products: []ProductTotals{{Name: c.name, Units: 1, Orders: 1, Value: 100}},
+			}))
+			lines := strings.Split(out, "\n")
+			require.Len(t, lines, 6, out)
+			assert.True(t, strings.HasPrefix(lines[3], c.want+"  "), "%q", lines[3])
+			assert.True(t, utf8.ValidString(out))
+			for _, r := range out {
+				assert.False(t, r != '\n' && order.IsControlRune(r), "%U in %q", r, out)
+			}
+		})
+	}
+
+	// Through Process, from a snapshot message: JSON escapes are decoded and
+	// must be escaped again.
+	r := newTestReport(t, `format: table`)
+	out := processOne(t, r, snapshotMsg(`{"pedidos":1,"rejeitados":0,"valor_total":1.00,"produtos":[{"produto":"X\u001b[31m\u001b]2;t\u0007","quantidade":1,"pedidos":1,"valor_total":1.00}],"modo":"complete","offsets":{},"emitido_em":"2026-11-24T18:04:01-03:00","sequencia":1}`))
+	assert.NotContains(t, out, "\x1b")
+	assert.NotContains(t, out, "\x07")
+	assert.Contains(t, out, `X\u001b[31m\u001b]2;t\u0007  `)
 }
