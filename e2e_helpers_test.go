@@ -45,14 +45,14 @@ func produceEnv(brokers, topic string, count int, rate, seed string) map[string]
 	}
 }
 
-// consumeEnv is the environment of config/consume.yaml, JSON snapshots.
-// Empty group and stateDir mean none (totals in memory).
-func consumeEnv(brokers, topic, group, stateDir string) map[string]string {
+// consumeEnv is the environment of config/consume.yaml, JSON snapshots. The
+// state lives in <topic>_totais; group is the consumer group (the tests use
+// one per topic, since they share a broker).
+func consumeEnv(brokers, topic, group string) map[string]string {
 	return map[string]string{
 		"KAFKA_BROKERS":        brokers,
 		"KAFKA_TOPIC":          topic,
 		"KAFKA_CONSUMER_GROUP": group,
-		"STATE_DIR":            stateDir,
 		"OUTPUT_FORMAT":        "json",
 		"AGGREGATE_INTERVAL":   snapshotInterval,
 		"CONSUME_HTTP_ADDRESS": "127.0.0.1:0",

@@ -41,7 +41,7 @@ func TestProduceConsumeEndToEnd(t *testing.T) {
 	assert.Len(t, partitions, 6, "records on every partition: %v", partitions)
 	want := independentSum(t, recs)
 
-	p := startConfig(t, "consume", kafkatest.ConfigPath("consume.yaml"), consumeEnv(brokers, topic, "", ""))
+	p := startConfig(t, "consume", kafkatest.ConfigPath("consume.yaml"), consumeEnv(brokers, topic, "e2e-"+topic))
 	_, _, err := p.WaitSnapshot(time.Minute, 0, func(s kafkatest.Snapshot) bool { return s.Orders >= orders })
 	require.NoError(t, err)
 	require.NoError(t, p.Stop(30*time.Second), "a graceful stop ends with status 0")

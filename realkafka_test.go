@@ -15,7 +15,7 @@ import (
 
 // TestBrokerCrashMidProduceAndConsume kills a real Kafka (SIGKILL, with
 // .ci/kafka kill) twice while produce.yaml writes orders at a steady rate and
-// consume.yaml (STATE_DIR, consumer group) reads them, and starts it again
+// consume.yaml (state on Kafka, consumer group) reads them, and starts it again
 // each time on the same ports (.ci/kafka restart). produce.yaml must still
 // end by itself with every generated order on the topic at least once, and
 // the consumer's totals must equal the independent sum over the topic,
@@ -39,7 +39,7 @@ func TestBrokerCrashMidProduceAndConsume(t *testing.T) {
 	topic := kafkatest.CreateTopic(t, brokers, 6)
 	kafkatest.CreateNamedTopic(t, brokers, topic+"_dlq", 1)
 	group := "broker-crash-" + topic
-	cons := startConfig(t, "consume", kafkatest.ConfigPath("consume.yaml"), consumeEnv(brokers, topic, group, t.TempDir()))
+	cons := startConfig(t, "consume", kafkatest.ConfigPath("consume.yaml"), consumeEnv(brokers, topic, group))
 	// 5 000 orders/s: the producer is still at it when the broker dies.
 	prod := startConfig(t, "produce", kafkatest.ConfigPath("produce.yaml"), produceEnv(brokers, topic, orders, "5000", seed))
 
@@ -128,7 +128,7 @@ func TestSCRAM(t *testing.T) {
 		require.Len(t, recs, orders)
 		want := independentSum(t, recs)
 
-		c := startConfig(t, "consume over SCRAM", consumeConf, withCreds(consumeEnv(scram, topic, "scram-"+topic, t.TempDir()), pass))
+		c := startConfig(t, "consume over SCRAM", consumeConf, withCreds(consumeEnv(scram, topic, "scram-"+topic), pass))
 		got, _, err := c.WaitSnapshot(time.Minute, 0, func(s kafkatest.Snapshot) bool { return s.Orders >= orders })
 		require.NoError(t, err)
 		assertTotals(t, want, got)
@@ -141,7 +141,7 @@ func TestSCRAM(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			topic := kafkatest.CreateTopic(t, plain, 6)
-			env := withCreds(consumeEnv(scram, topic, "", ""), "wrong-"+pass)
+			env := withCreds(consumeEnv(scram, topic, "scram-wrong-"+topic), "wrong-"+pass)
 			for k, v := range produceEnv(scram, topic, 100, "0", "1") {
 				env[k] = v
 			}

@@ -104,15 +104,13 @@ var errOverflow = errors.New(order.FieldTotal + ": the running totals would over
 
 type product struct {
 	ProductTotals
-	lastOrder   uint64 // orderSeq of the last order counted in Orders
-	snapDirty   bool
-	commitDirty bool
+	lastOrder uint64 // orderSeq of the last order counted in Orders
+	snapDirty bool
 }
 
 type offsetEntry struct {
-	key         TopicPartition
-	offset      int64
-	commitDirty bool
+	key    TopicPartition
+	offset int64
 }
 
 // Aggregator keeps the totals per product. Its memory grows with the number
@@ -134,11 +132,8 @@ type Aggregator struct {
 	offIndex map[TopicPartition]int32
 	offsets  []offsetEntry
 
-	changed     bool    // since the last snapshot
-	snapDirty   []int32 // products changed since the last snapshot
-	commitDirty []int32 // products changed since the last commit
-	offDirty    []int32 // offsets changed since the last commit
-	countsDirty bool    // orders or rejected changed since the last commit
+	changed   bool    // since the last snapshot
+	snapDirty []int32 // products changed since the last snapshot
 
 	seq     uint64  // snapshots taken
 	sortIdx []int32 // scratch for snapshots
@@ -183,14 +178,9 @@ func (a *Aggregator) Apply(r *Record) (Outcome, error) {
 	} else {
 		a.add(&a.o)
 	}
-	a.changed, a.countsDirty = true, true
+	a.changed = true
 	if off >= 0 {
-		e := &a.offsets[off]
-		e.offset = r.Offset
-		if !e.commitDirty {
-			e.commitDirty = true
-			a.offDirty = append(a.offDirty, off)
-		}
+		a.offsets[off].offset = r.Offset
 	}
 	if err != nil {
 		return Rejected, err
@@ -241,10 +231,6 @@ func (a *Aggregator) productIndex(name string) int32 {
 		p.snapDirty = true
 		a.snapDirty = append(a.snapDirty, i)
 	}
-	if !p.commitDirty {
-		p.commitDirty = true
-		a.commitDirty = append(a.commitDirty, i)
-	}
 	return i
 }
 
@@ -294,37 +280,18 @@ func (a *Aggregator) AppendSnapshot(dst []byte, mode Mode, now time.Time) []byte
 	slices.SortFunc(idx, a.byValueDesc)
 	a.sortIdx = idx
 
-	dst = append(dst, `{"pedidos":`...)
-	dst = strconv.AppendInt(dst, a.orders, 10)
-	dst = append(dst, `,"rejeitados":`...)
-	dst = strconv.AppendInt(dst, a.rejected, 10)
-	dst = append(dst, `,"valor_total":`...)
-	dst = a.value.AppendJSON(dst)
-	dst = append(dst, `,"produtos":[`...)
+	dst = appendSnapshotHead(dst, a.orders, a.rejected, a.value)
 	for n, i := range idx {
-		p := &a.products[i]
 		if n > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, `{"produto":`...)
-		dst = order.AppendString(dst, p.Name)
-		dst = append(dst, `,"quantidade":`...)
-		dst = strconv.AppendInt(dst, p.Units, 10)
-		dst = append(dst, `,"pedidos":`...)
-		dst = strconv.AppendInt(dst, p.Orders, 10)
-		dst = append(dst, `,"valor_total":`...)
-		dst = p.Value.AppendJSON(dst)
-		dst = append(dst, '}')
+		dst = appendProductJSON(dst, &a.products[i].ProductTotals)
 	}
 	dst = append(dst, `],"modo":"`...)
 	dst = append(dst, mode.String()...)
 	dst = append(dst, `","offsets":{`...)
 	dst = a.appendOffsets(dst)
-	dst = append(dst, `},"emitido_em":"`...)
-	dst = now.In(order.SaoPaulo).AppendFormat(dst, time.RFC3339)
-	dst = append(dst, `","sequencia":`...)
-	dst = strconv.AppendInt(dst, int64(a.seq), 10)
-	dst = append(dst, '}')
+	dst = appendSnapshotTail(dst, "}", now, a.seq)
 
 	for _, i := range a.snapDirty {
 		a.products[i].snapDirty = false
@@ -335,14 +302,7 @@ func (a *Aggregator) AppendSnapshot(dst []byte, mode Mode, now time.Time) []byte
 }
 
 func (a *Aggregator) byValueDesc(x, y int32) int {
-	p, q := &a.products[x], &a.products[y]
-	if p.Value != q.Value {
-		if p.Value > q.Value {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(p.Name, q.Name)
+	return byValueDesc(&a.products[x].ProductTotals, &a.products[y].ProductTotals)
 }
 
 // appendOffsets writes {"topic":{"partition":offset,...},...} sorted by topic
@@ -382,49 +342,12 @@ func (a *Aggregator) appendOffsets(dst []byte) []byte {
 	return dst
 }
 
-// commitDelta is what changed since the last commit, copied out so that the
-// store can write it without holding the aggregator.
-type commitDelta struct {
+// loadedState is a partition's totals read back from the state topic.
+type loadedState struct {
 	products []ProductTotals
 	offsets  []offsetEntry
 	orders   int64
 	rejected int64
-	counts   bool
-	outbox   []*rejectedRecord
-	deletes  []uint64
-}
-
-func (d *commitDelta) reset() {
-	d.products = d.products[:0]
-	d.offsets = d.offsets[:0]
-	clear(d.outbox)
-	d.outbox = d.outbox[:0]
-	d.deletes = d.deletes[:0]
-	d.counts = false
-}
-
-func (d *commitDelta) empty() bool {
-	return len(d.products) == 0 && len(d.offsets) == 0 && !d.counts && len(d.outbox) == 0 && len(d.deletes) == 0
-}
-
-// takeCommitDelta appends to d everything changed since the last call.
-func (a *Aggregator) takeCommitDelta(d *commitDelta) {
-	for _, i := range a.commitDirty {
-		p := &a.products[i]
-		p.commitDirty = false
-		d.products = append(d.products, p.ProductTotals)
-	}
-	a.commitDirty = a.commitDirty[:0]
-	for _, i := range a.offDirty {
-		e := &a.offsets[i]
-		e.commitDirty = false
-		d.offsets = append(d.offsets, *e)
-	}
-	a.offDirty = a.offDirty[:0]
-	if a.countsDirty {
-		d.counts, d.orders, d.rejected = true, a.orders, a.rejected
-		a.countsDirty = false
-	}
 }
 
 // restore loads totals read from a store into an empty Aggregator. They

@@ -52,18 +52,6 @@ func BenchmarkAggregate(b *testing.B) {
 	benchBuffer(b, "interval: 0s", 4096)
 }
 
-// BenchmarkAggregateDurable is the same with a state directory: every batch
-// is acknowledged only after its commit is fsynced.
-// Small batches show the group commit: batches counted while a commit is
-// being fsynced share the next one.
-func BenchmarkAggregateDurable(b *testing.B) {
-	for _, size := range []int{4096, 64, 1} {
-		b.Run("batch="+strconv.Itoa(size), func(b *testing.B) {
-			benchBuffer(b, durableYAML(b.TempDir()), size)
-		})
-	}
-}
-
 func benchBuffer(b *testing.B, yaml string, batchSize int) {
 	pool := benchOrders(benchPool)
 	buf := newTestBuffer(b, yaml)
@@ -72,11 +60,7 @@ func benchBuffer(b *testing.B, yaml string, batchSize int) {
 	build := func() {
 		msgs = msgs[:0]
 		for i, d := range pool {
-			m := service.NewMessage(d)
-			m.MetaSetMut(MetaKafkaTopic, testTopic)
-			m.MetaSetMut(MetaKafkaPartition, 0)
-			m.MetaSetMut(MetaKafkaOffset, pass*len(pool)+i)
-			msgs = append(msgs, m)
+			msgs = append(msgs, kafkaMsg(d, testTopic, 0, int64(pass*len(pool)+i)))
 		}
 		pass++
 	}
@@ -115,11 +99,11 @@ func benchBuffer(b *testing.B, yaml string, batchSize int) {
 	acked.Wait()
 	b.StopTimer()
 	require.NoError(b, ackErr)
-	require.Equal(b, int64(b.N), buf.agg.Orders())
+	buf.mu.Lock()
+	orders := buf.parts[TopicPartition{testTopic, 0}].agg.Orders()
+	buf.mu.Unlock()
+	require.Equal(b, int64(b.N), orders)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "orders/s")
-	if buf.st != nil {
-		b.ReportMetric(float64(b.N)/float64(buf.commitsForBench()), "orders/commit")
-	}
 	if rss := peakRSSMiB(); rss > 0 {
 		b.ReportMetric(rss, "peak-RSS-MiB")
 	}
@@ -142,10 +126,4 @@ func peakRSSMiB() float64 {
 		}
 	}
 	return 0
-}
-
-func (b *salesAggregate) commitsForBench() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.commits
 }

@@ -2,165 +2,27 @@ package aggregate
 
 import (
 	"context"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
-)
 
-// Field names of sales_aggregate.
-const (
-	fieldMode       = "mode"
-	fieldInterval   = "interval"
-	fieldStateDir   = "state_dir"
-	fieldTopics     = "topics"
-	fieldStateID    = "state_id"
-	fieldMaxPending = "max_pending"
-)
-
-// Metadata keys set on the messages sales_aggregate emits, and read from the
-// messages it receives.
-const (
-	// MetaSnapshot is "true" on snapshot messages.
-	MetaSnapshot = "sales_snapshot"
-	// MetaRejectedReason is on rejected records: why the record is not a
-	// valid order, naming the field (produtos[1].quantidade: ...).
-	MetaRejectedReason = "sales_rejected_reason"
-
-	MetaKafkaTopic     = "kafka_topic"
-	MetaKafkaPartition = "kafka_partition"
-	MetaKafkaOffset    = "kafka_offset"
+	"github.com/vendas-connect/vendas-connect/plugins/kafka"
 )
 
 // maxRejectedPerBatch bounds how many rejected records one ReadBatch returns.
 const maxRejectedPerBatch = 64
 
-func aggregateSpec() *service.ConfigSpec {
-	return service.NewConfigSpec().
-		Beta().
-		Categories("Windowing").
-		Summary("Totals sales orders per product (units, orders, value in centavos) and emits snapshots of the totals, exactly once across restarts when given a state directory.").
-		Description(`
-Each message must be an order as fixed by CONTRACT.md. It is decoded strictly; a valid order adds to the totals of every product it contains: `+"`quantidade`"+` (units), `+"`pedidos`"+` (orders containing the product) and `+"`valor_total`"+` (exact, in centavos). Memory grows with the number of products, not of orders.
-
-== Why a buffer
-
-A processor only runs when a message arrives and must answer for that message: it cannot emit on a timer, cannot emit when the input ends, and cannot keep a message's acknowledgement until the totals it changed are on disk. A buffer sits between the input and the pipeline and can do all three, so the aggregation is a buffer. The pipeline and the outputs then see only what this buffer emits: snapshots and rejected records.
-
-== Snapshots
-
-A snapshot is one message of JSON, with metadata `+"`"+MetaSnapshot+`: true`+"`"+`:
-
-`+"```json"+`
-{"pedidos":3,"rejeitados":1,"valor_total":7499.80,"produtos":[{"produto":"Notebook","quantidade":2,"pedidos":2,"valor_total":6999.80},{"produto":"Mouse","quantidade":5,"pedidos":1,"valor_total":500.00}],"modo":"complete","offsets":{"vendas_ecommerce":{"0":3}},"emitido_em":"2026-11-24T18:04:01-03:00","sequencia":7}
-`+"```"+`
-
-Money always has two decimals and is never rounded through a float. In `+"`complete`"+` mode every product is listed, by value descending then by name; in `+"`update`"+` mode only the products changed since the previous snapshot (counts, the grand total and offsets are always complete). `+"`offsets`"+` holds, per topic and partition, the last offset in the totals.
-
-A snapshot is emitted every `+"`interval`"+` if anything was applied or rejected since the previous one (a quiet stream prints nothing), and once more when the input ends: that last one is always `+"`complete`"+` and covers every order read. A snapshot covers every record written to the buffer so far; with `+"`state_dir`"+` the latest of them may still be committing to disk, and if the process dies before that they are read again from Kafka and counted once.
-
-== Rejected records
-
-A record that is not a valid order (not JSON, a field missing or of the wrong type, `+"`quantidade`"+` below 1, `+"`preco_unitario`"+` not above 0, `+"`valor_total`"+` not the sum of the products, a bad date, an invalid CPF) never touches the totals. It is counted in `+"`rejeitados`"+` and emitted as its own message: the original bytes, the original metadata, plus `+"`"+MetaRejectedReason+"`"+` naming the field and the problem. Route it with a `+"`switch`"+` output (see the examples). A rejected record that is not acknowledged downstream is emitted again.
-
-== Delivery guarantees
-
-Without `+"`state_dir`"+` nothing is durable: input messages are acknowledged as soon as they are counted, and after a restart the totals start from zero, so the input must read the topic from the beginning with no consumer group commits (`+"`kafka_franz`"+` without `+"`consumer_group`"+`).
-
-With `+"`state_dir`"+` the totals, the counts, the last applied offset of every topic partition and the rejected records not yet delivered are kept in a bbolt file, `+"`"+StateFileName+"`"+`. Input messages are acknowledged only after the transaction holding their effects is fsynced, so a consumer group never commits an offset whose orders could be lost. Records redelivered after a crash or a rebalance sit at or below the stored offset of their partition and are skipped, so no order is counted twice. Messages without `+"`"+MetaKafkaOffset+"`"+` metadata are counted without that protection. Rejected records enter an outbox in the same transaction and leave it when their delivery is acknowledged; on start the outbox is emitted again (at-least-once to the dead-letter output). If a commit fails (disk full, I/O error) its batches are rejected and the buffer stops counting, refusing every later batch with the error, because records redelivered out of order could no longer be told from duplicates; the state on disk stays exact and restarting the stream continues from it. Commits are grouped: while one transaction is being fsynced the following batches are counted in memory and go in the next one, so throughput holds even when the input delivers small batches. Since input messages stay unacknowledged for about one commit (a few milliseconds to tens of milliseconds on a disk), the input must allow enough messages in flight: with `+"`kafka_franz`"+` set `+"`checkpoint_limit`"+` to at least the expected rate × the commit latency (watch `+"`sales_commit_latency_ns`"+`), and batch per partition (a few thousand records) to keep the per-message cost low.
-
-A state is tied to its `+"`topics`"+`, its `+"`state_id`"+` and its format version; a state written for anything else is refused at start with an error naming the directory and the difference, never mixed. A message from a topic outside `+"`topics`"+` is refused (the batch is rejected and the input retries it), which stops the stream loudly rather than mixing totals.
-
-== Metrics
-
-`+"`sales_orders_applied`, `sales_records_rejected`, `sales_duplicates_skipped`, `sales_snapshots_emitted`"+` (counters), `+"`sales_products`"+` (gauge) and, with `+"`state_dir`"+`, `+"`sales_commit_latency_ns`"+` (timer).
-`).
-		Fields(
-			service.NewStringEnumField(fieldMode, modeComplete, modeUpdate).
-				Description("Which products a periodic snapshot lists: `complete` every product, `update` only those changed since the previous snapshot. The snapshot at the end of the input is always complete.").
-				Default(modeComplete).
-				Example(modeUpdate),
-			service.NewDurationField(fieldInterval).
-				Description("How often a snapshot is emitted, when something changed since the previous one. `0s` emits only when the input ends.").
-				Default("2s").
-				Example("500ms").Example("0s"),
-			service.NewStringField(fieldStateDir).
-				Description("Directory of the durable state. Empty keeps the totals in memory only: the input must then read its topics from the beginning on every start.").
-				Default("").
-				Example("/var/lib/vendas-connect/sales"),
-			service.NewStringListField(fieldTopics).
-				Description("The Kafka topics the totals are built from. Required with `state_dir`: the state records them and refuses to be reused for other topics. Messages whose `kafka_topic` is not listed are refused. Empty accepts any topic.").
-				Default([]any{}).
-				Example([]string{"vendas_ecommerce"}),
-			service.NewStringField(fieldStateID).
-				Description("An optional name stored with the state; a state with another name is refused. Use it to keep, say, a test run from reusing a production directory.").
-				Default("").
-				Example("vendas-prod").
-				Advanced(),
-			service.NewIntField(fieldMaxPending).
-				Description("With `state_dir`, the most records counted in memory but not yet committed to disk; the input waits while this many are pending. Higher absorbs slower disks, lower bounds what is read again after a crash.").
-				Default(65536).
-				Example(4096).
-				Advanced(),
-		).
-		LintRule(`root = if this.state_dir.or("") != "" && this.topics.or([]).length() == 0 { ["field topics: must list the Kafka topics read when state_dir is set, the state is tied to them"] }`).
-		Example("Totals from Kafka to stdout, rejected records to a dead-letter topic",
-			"Counts every order exactly once across restarts, prints a table every two seconds and sends invalid records to `vendas_ecommerce_dlq` with the reason as a header.",
-			`
-input:
-  kafka_franz:
-    seed_brokers: [ "${KAFKA_BROKERS:localhost:9092}" ]
-    topics: [ "${KAFKA_TOPIC:vendas_ecommerce}" ]
-    consumer_group: vendas-aggregate
-    checkpoint_limit: 16384 # messages wait for the state commit before their ack
-    batching:
-      count: 4096
-      period: 50ms
-
-buffer:
-  sales_aggregate:
-    interval: 2s
-    state_dir: "${STATE_DIR:./state}"
-    topics: [ "${KAFKA_TOPIC:vendas_ecommerce}" ]
-
-pipeline:
-  threads: 1
-  processors:
-    - sales_report:
-        format: "${OUTPUT_FORMAT:table}"
-
-output:
-  switch:
-    cases:
-      - check: '@`+MetaRejectedReason+` != null'
-        output:
-          kafka_franz:
-            seed_brokers: [ "${KAFKA_BROKERS:localhost:9092}" ]
-            topic: "${KAFKA_TOPIC:vendas_ecommerce}_dlq"
-            metadata:
-              include_patterns: [ "`+MetaRejectedReason+`" ]
-      - output:
-          stdout: {}
-`).
-		Example("Totals of a file, in memory",
-			"Reads orders one per line and prints the final totals as JSON when the file ends.",
-			`
-input:
-  file:
-    paths: [ ./orders.jsonl ]
-    scanner:
-      lines: {}
-
-buffer:
-  sales_aggregate:
-    interval: 0s
-
-output:
-  stdout: {}
-`)
-}
+// Back-off before rejected records whose delivery failed are emitted again.
+const (
+	rejectRetryFirst = time.Second
+	rejectRetryMax   = time.Minute
+)
 
 func init() {
 	err := service.RegisterBatchBuffer("sales_aggregate", aggregateSpec(),
@@ -172,10 +34,48 @@ func init() {
 	}
 }
 
+// exitProcess ends the process after a fatal error (a recreated topic, a
+// stored offset the topic no longer has): continuing would mean counting
+// wrong. Tests replace it.
+var exitProcess = os.Exit
+
+// livePart is the state of a partition this member counts.
+type livePart struct {
+	tp         TopicPartition
+	topicID    [16]byte
+	assignment uint64
+	agg        *Aggregator
+	// next is the next offset to count; records below it are counted.
+	next int64
+	// scan is how far records below next have been read again since the
+	// partition was restored: rejected ones among them are emitted again.
+	scan int64
+	// unacked counts the rejected records emitted and not yet delivered,
+	// per offset.
+	unacked map[int64]int
+	live    bool // false once revoked: kept until its last write
+	dirty   bool // changed since its last write
+}
+
+// dlqFrom is the lowest offset whose rejected record may not have reached
+// the output.
+func (p *livePart) dlqFrom() int64 {
+	from := p.next
+	if p.scan < from {
+		from = p.scan
+	}
+	for off := range p.unacked {
+		if off < from {
+			from = off
+		}
+	}
+	return from
+}
+
 // salesAggregate is the sales_aggregate buffer. WriteBatch (the input side)
 // and ReadBatch (the output side) run on different goroutines; with a state
-// directory a third one, commitLoop, writes to disk. mu guards everything
-// below it.
+// topic a third one, commitLoop, writes to it, and the input calls Assign
+// and Revoke from the consumer group's. mu guards everything below it.
 type salesAggregate struct {
 	log        *service.Logger
 	mode       Mode
@@ -183,12 +83,17 @@ type salesAggregate struct {
 	topics     map[string]struct{} // nil accepts any topic
 	maxPending int
 	now        func() time.Time
+	member     string // host/pid, the owner named in snapshots
+	stateTopic string
+	connOpts   *kafka.InputInfo
 
 	mApplied    *service.MetricCounter
 	mRejected   *service.MetricCounter
 	mDuplicates *service.MetricCounter
+	mStale      *service.MetricCounter
 	mSnapshots  *service.MetricCounter
 	mProducts   *service.MetricGauge
+	mOwned      *service.MetricGauge
 	mCommit     *service.MetricTimer
 
 	ticker *time.Ticker
@@ -200,35 +105,43 @@ type salesAggregate struct {
 	endOnce    sync.Once
 	stopCommit chan struct{}
 	commitDone chan struct{} // closed when commitLoop returns
+	clReady    chan struct{} // closed once the state topic is open
+	clOpenErr  error
 
-	mu   sync.Mutex
-	agg  *Aggregator
-	st   *store // nil in memory mode
-	recs []Record
+	cl *changelog // nil in memory mode; set before clReady closes
 
-	// With a store: batches counted in memory and not yet committed.
-	pendingAcks    []service.AckFunc
-	pendingCount   int // records not yet durable, including the commit in progress
-	pendingRejects []*rejectedRecord
-	pendingDeletes []uint64
-	committing     bool
-	commits        int64
-	committed      chan struct{} // closed and replaced after each commit
-	nextOutboxID   uint64
-	delta          commitDelta // owned by commitLoop while committing
-	failed         error       // the store can no longer be trusted
-	crash          bool        // tests: stop without committing
+	mu         sync.Mutex
+	mem        *Aggregator // records without a Kafka position
+	parts      map[TopicPartition]*livePart
+	lastTP     TopicPartition
+	last       *livePart
+	assignSeq  uint64
+	changed    bool
+	view       snapshotView
+	pendingAck []service.AckFunc
+	pendingN   int // records not yet durable, including the write in progress
+	committing bool
+	committed  chan struct{} // closed and replaced after each write
+	failed     error         // nothing more is counted
+	crash      bool          // tests: stop without writing
 
-	ready    []*rejectedRecord // rejected records to emit
-	inflight int               // rejected records emitted, not yet acknowledged
+	ready        []*rejectedRecord // rejected records to emit
+	inflight     int               // rejected records emitted, not yet acknowledged
+	retryAt      time.Time         // rejected records wait until then after a failure
+	retries      int
+	lastRetryLog time.Time
 
 	endOfInput bool
 	final      finalState
 	closed     bool
 	snapBuf    []byte
+	states     []*partitionState
 }
 
-var _ service.BatchBuffer = (*salesAggregate)(nil)
+var (
+	_ service.BatchBuffer  = (*salesAggregate)(nil)
+	_ kafka.PartitionOwner = (*salesAggregate)(nil)
+)
 
 type finalState uint8
 
@@ -258,11 +171,14 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 	if err != nil {
 		return nil, err
 	}
-	topics, err := conf.FieldStringList(fieldTopics)
+	if stateDir != "" {
+		return nil, fmt.Errorf("field %s (STATE_DIR in consume.yaml) is set to %q, but the state now lives on Kafka, in the topic of field %s: unset it (see the README, Scaling out)", fieldStateDir, stateDir, fieldStateTopic)
+	}
+	stateTopic, err := conf.FieldString(fieldStateTopic)
 	if err != nil {
 		return nil, err
 	}
-	stateID, err := conf.FieldString(fieldStateID)
+	topics, err := conf.FieldStringList(fieldTopics)
 	if err != nil {
 		return nil, err
 	}
@@ -273,35 +189,55 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 	if maxPending < 1 {
 		return nil, fmt.Errorf("field %s: %d is below 1", fieldMaxPending, maxPending)
 	}
-	if stateDir != "" && len(topics) == 0 {
-		return nil, fmt.Errorf("field %s: must list the Kafka topics read when %s is set, the state is tied to them", fieldTopics, fieldStateDir)
-	}
 	for _, t := range topics {
 		if t == "" {
 			return nil, fmt.Errorf("field %s: empty topic name", fieldTopics)
 		}
 	}
+	input := kafka.StreamInput(mgr)
+	if stateTopic != "" {
+		switch {
+		case input == nil:
+			return nil, fmt.Errorf("field %s: the state is kept per Kafka partition, so the input must be kafka_franz (with a consumer_group)", fieldStateTopic)
+		case input.Group == "":
+			return nil, fmt.Errorf("field %s: the kafka_franz input has no consumer_group; set one (KAFKA_CONSUMER_GROUP in consume.yaml): the group assigns the partitions whose state this member restores", fieldStateTopic)
+		}
+		for _, t := range input.Topics {
+			if t == stateTopic {
+				return nil, fmt.Errorf("field %s: %q is also a topic the input reads; use another topic for the state", fieldStateTopic, stateTopic)
+			}
+		}
+	}
 
+	host, _ := os.Hostname()
 	b := &salesAggregate{
 		log:         mgr.Logger(),
 		mode:        mode,
 		interval:    interval,
 		maxPending:  maxPending,
 		now:         time.Now,
+		member:      host + "/" + strconv.Itoa(os.Getpid()),
+		stateTopic:  stateTopic,
+		connOpts:    input,
 		mApplied:    mgr.Metrics().NewCounter("sales_orders_applied"),
 		mRejected:   mgr.Metrics().NewCounter("sales_records_rejected"),
 		mDuplicates: mgr.Metrics().NewCounter("sales_duplicates_skipped"),
+		mStale:      mgr.Metrics().NewCounter("sales_stale_skipped"),
 		mSnapshots:  mgr.Metrics().NewCounter("sales_snapshots_emitted"),
 		mProducts:   mgr.Metrics().NewGauge("sales_products"),
+		mOwned:      mgr.Metrics().NewGauge("sales_partitions_owned"),
 		mCommit:     mgr.Metrics().NewTimer("sales_commit_latency_ns"),
 		readerWake:  make(chan struct{}, 1),
 		commitWake:  make(chan struct{}, 1),
 		endCh:       make(chan struct{}),
 		stopCommit:  make(chan struct{}),
 		commitDone:  make(chan struct{}),
+		clReady:     make(chan struct{}),
 		committed:   make(chan struct{}),
-		agg:         NewAggregator(),
+		mem:         NewAggregator(),
+		parts:       map[TopicPartition]*livePart{},
 	}
+	b.view.init()
 	if len(topics) > 0 {
 		b.topics = make(map[string]struct{}, len(topics))
 		for _, t := range topics {
@@ -312,26 +248,54 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 		b.ticker = time.NewTicker(interval)
 		b.tickC = b.ticker.C
 	}
-	if stateDir == "" {
+	if input != nil {
+		kafka.SetPartitionOwner(mgr, b)
+	}
+	if stateTopic == "" {
 		close(b.commitDone)
+		close(b.clReady)
 		return b, nil
 	}
-	st, loaded, err := openStore(stateDir, topics, stateID)
-	if err != nil {
-		b.stopTicker()
-		return nil, err
-	}
-	b.st = st
-	b.agg.restore(loaded)
-	b.ready = loaded.outbox
-	b.nextOutboxID = max(loaded.nextOutboxID, 1)
-	b.mProducts.Set(int64(b.agg.Products()))
-	if len(loaded.outbox) > 0 || loaded.orders > 0 || loaded.rejected > 0 {
-		b.log.Infof("Loaded sales state from %s: %d orders, %d rejected, %d products, %d partitions, %d rejected records to re-emit",
-			stateDir, loaded.orders, loaded.rejected, len(loaded.products), len(loaded.offsets), len(loaded.outbox))
-	}
+	go b.openChangelog()
 	go b.commitLoop()
 	return b, nil
+}
+
+// openChangelog connects to the state topic in the background, so that a
+// broker that is not up yet delays counting instead of failing the start.
+func (b *salesAggregate) openChangelog() {
+	defer close(b.clReady)
+	wait := time.Second
+	var lastLog time.Time
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cl, err := openChangelog(ctx, b.connOpts.ConnOpts, b.stateTopic, 1, b.log, b.onChangelogUpdate)
+		cancel()
+		if err == nil {
+			b.cl = cl
+			return
+		}
+		if time.Since(lastLog) > time.Minute {
+			b.log.Errorf("Opening the state topic (retrying, every %v at most): %v", rejectRetryMax, err)
+			lastLog = time.Now()
+		}
+		select {
+		case <-b.stopCommit:
+			b.clOpenErr = err
+			return
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, rejectRetryMax)
+	}
+}
+
+// onChangelogUpdate is called when the state topic shows a newer state.
+func (b *salesAggregate) onChangelogUpdate(tp TopicPartition) {
+	b.mu.Lock()
+	if lp := b.parts[tp]; lp == nil || !lp.live {
+		b.changed = true
+	}
+	b.mu.Unlock()
 }
 
 func (b *salesAggregate) stopTicker() {
@@ -347,89 +311,196 @@ func wake(ch chan struct{}) {
 	}
 }
 
-// recordOf reads a message's bytes and Kafka position. The position is
-// optional; when kafka_offset is there, topic and partition must be too.
-func recordOf(m *service.Message, rec *Record) error {
-	data, err := m.AsBytes()
-	if err != nil {
-		return err
+// fatal stops counting for good and ends the process: err says what does not
+// fit and how to go on.
+func (b *salesAggregate) fatal(err error) {
+	b.mu.Lock()
+	first := b.failed == nil
+	if first {
+		b.failed = err
 	}
-	*rec = Record{Data: data}
-	offV, ok := m.MetaGetImmut(MetaKafkaOffset)
-	if !ok {
-		return nil
+	b.mu.Unlock()
+	if first {
+		b.log.Errorf("Stopping: %v", err)
+		fmt.Fprintf(os.Stderr, "vendas-connect: sales_aggregate: %v\n", err)
+		exitProcess(3)
 	}
-	if rec.Offset, err = metaInt(offV); err != nil {
-		return fmt.Errorf("metadata %s: %w", MetaKafkaOffset, err)
-	}
-	partV, ok := m.MetaGetImmut(MetaKafkaPartition)
-	if !ok {
-		return fmt.Errorf("metadata %s is set but %s is missing", MetaKafkaOffset, MetaKafkaPartition)
-	}
-	part, err := metaInt(partV)
-	if err != nil || part < 0 || part > 1<<31-1 {
-		return fmt.Errorf("metadata %s: %v is not a partition number", MetaKafkaPartition, partV)
-	}
-	topicV, ok := m.MetaGetImmut(MetaKafkaTopic)
-	topic, isStr := topicV.(string)
-	if !ok || !isStr || topic == "" {
-		return fmt.Errorf("metadata %s is set but %s is missing or not a string", MetaKafkaOffset, MetaKafkaTopic)
-	}
-	rec.Topic, rec.Partition, rec.HasOffset = topic, int32(part), true
-	return nil
 }
 
-// metaInt reads an integer kept in metadata: kafka_franz stores ints, other
-// inputs and tests strings.
-func metaInt(v any) (int64, error) {
-	switch x := v.(type) {
-	case int:
-		return int64(x), nil
-	case int64:
-		return x, nil
-	case int32:
-		return int64(x), nil
-	case uint32:
-		return int64(x), nil
-	case string:
-		n, err := strconv.ParseInt(x, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not an integer", x)
-		}
-		return n, nil
-	case float64:
-		if x == float64(int64(x)) {
-			return int64(x), nil
-		}
-	}
-	return 0, fmt.Errorf("%v (%T) is not an integer", v, v)
+func hexID(id [16]byte) string { return hex.EncodeToString(id[:]) }
+
+// errTopicRecreated names the topic, both IDs and the way out.
+func (b *salesAggregate) errTopicRecreated(topic string, stored, now [16]byte) error {
+	return fmt.Errorf("topic %s was deleted and created again: the state in topic %s counts the topic with ID %s, the topic now has ID %s; counting it on top of the old totals would be wrong. To start the totals afresh, delete the state: vendas-connect reset-state --brokers <brokers> --state-topic %s",
+		topic, b.stateTopic, hexID(stored), hexID(now), b.stateTopic)
 }
 
-func newRejected(m *service.Message, data []byte, err error) *rejectedRecord {
-	r := &rejectedRecord{data: append([]byte(nil), data...), reason: err.Error()}
-	_ = m.MetaWalk(func(k, v string) error {
-		if k != MetaRejectedReason {
-			r.meta = append(r.meta, metaPair{k, v})
+// Assign restores the state of newly assigned partitions and says where the
+// input reads each from. Called by the input before it reads them.
+func (b *salesAggregate) Assign(ctx context.Context, topic string, topicID [16]byte, partitions []int32) (map[int32]kafka.Start, error) {
+	if b.topics != nil {
+		if _, ok := b.topics[topic]; !ok {
+			err := fmt.Errorf("the consumer group assigned partitions of topic %q, which field %s does not list", topic, fieldTopics)
+			b.fatal(err)
+			return nil, err
 		}
-		return nil
+	}
+	starts := make(map[int32]kafka.Start, len(partitions))
+	if b.stateTopic == "" {
+		b.mu.Lock()
+		for _, p := range partitions {
+			b.assignSeq++
+			tp := TopicPartition{topic, p}
+			b.install(&livePart{tp: tp, topicID: topicID, assignment: b.assignSeq, agg: NewAggregator(), live: true})
+			starts[p] = kafka.Start{FromBeginning: true, Assignment: b.assignSeq}
+		}
+		b.changed = true
+		b.mu.Unlock()
+		return starts, nil
+	}
+
+	select {
+	case <-b.clReady:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if b.cl == nil {
+		return nil, fmt.Errorf("state topic %s is not open: %v", b.stateTopic, b.clOpenErr)
+	}
+	if err := b.cl.caughtUp(ctx); err != nil {
+		return nil, err
+	}
+	var stale *partitionState
+	b.cl.each(func(s *partitionState) {
+		if s.Topic == topic && s.TopicID != topicID && stale == nil {
+			stale = s
+		}
 	})
-	return r
+	if stale != nil {
+		err := b.errTopicRecreated(topic, stale.TopicID, topicID)
+		b.fatal(err)
+		return nil, err
+	}
+	firsts, ends, err := b.cl.offsets(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	restored := make([]*livePart, 0, len(partitions))
+	for _, p := range partitions {
+		tp := TopicPartition{topic, p}
+		first, _ := firsts.Lookup(topic, p)
+		end, _ := ends.Lookup(topic, p)
+		lp := &livePart{tp: tp, topicID: topicID, agg: NewAggregator(), live: true}
+		s := b.cl.state(tp)
+		if s == nil {
+			lp.next, lp.scan = first.Offset, first.Offset
+			restored = append(restored, lp)
+			continue
+		}
+		switch {
+		case s.Next > end.Offset:
+			err = fmt.Errorf("the state of topic %s partition %d in %s counts up to offset %d, but the partition ends at offset %d: the topic was truncated or recreated. To start the totals afresh: vendas-connect reset-state --brokers <brokers> --state-topic %s",
+				topic, p, b.stateTopic, s.Next, end.Offset, b.stateTopic)
+		case first.Offset > s.Next:
+			err = fmt.Errorf("topic %s partition %d starts at offset %d, but its state in %s counts only up to offset %d: the records in between were deleted (retention) before they were counted. To start the totals afresh: vendas-connect reset-state --brokers <brokers> --state-topic %s",
+				topic, p, first.Offset, b.stateTopic, s.Next, b.stateTopic)
+		}
+		if err != nil {
+			b.fatal(err)
+			return nil, err
+		}
+		lp.agg.restore(&loadedState{products: s.Products, orders: s.Orders, rejected: s.Rejected})
+		lp.next, lp.scan = s.Next, s.DLQFrom
+		if first.Offset > lp.scan {
+			b.log.Warnf("Topic %s partition %d: rejected records from offset %d on may not have reached the output, but the partition now starts at %d; those before it cannot be emitted again", topic, p, lp.scan, first.Offset)
+			lp.scan = first.Offset
+		}
+		restored = append(restored, lp)
+	}
+	b.mu.Lock()
+	for _, lp := range restored {
+		b.assignSeq++
+		lp.assignment = b.assignSeq
+		b.install(lp)
+		starts[lp.tp.Partition] = kafka.Start{Offset: lp.scan, Assignment: lp.assignment}
+	}
+	b.changed = true
+	b.mu.Unlock()
+	return starts, nil
 }
 
-func (r *rejectedRecord) message() *service.Message {
-	m := service.NewMessage(r.data)
-	for _, kv := range r.meta {
-		m.MetaSetMut(kv.key, kv.value)
+// install makes lp the partition's live state. Called with mu.
+func (b *salesAggregate) install(lp *livePart) {
+	if lp.unacked == nil {
+		lp.unacked = map[int64]int{}
 	}
-	m.MetaSetMut(MetaRejectedReason, r.reason)
-	return m
+	b.parts[lp.tp] = lp
+	b.last = nil
+	b.mOwned.Set(int64(b.ownedLocked()))
+}
+
+func (b *salesAggregate) ownedLocked() int {
+	n := 0
+	for _, lp := range b.parts {
+		if lp.live {
+			n++
+		}
+	}
+	return n
+}
+
+// Revoke stops counting partitions. With a state topic their state is
+// written once more, then shown from the state topic like any other.
+func (b *salesAggregate) Revoke(topic string, partitions []int32) {
+	b.mu.Lock()
+	for _, p := range partitions {
+		tp := TopicPartition{topic, p}
+		lp := b.parts[tp]
+		if lp == nil {
+			continue
+		}
+		lp.live = false
+		if b.stateTopic == "" {
+			delete(b.parts, tp)
+		}
+	}
+	b.last = nil
+	b.changed = true
+	b.mOwned.Set(int64(b.ownedLocked()))
+	b.mu.Unlock()
+	wake(b.commitWake)
+}
+
+// TopicIDChanged stops the process: the topic was recreated under its name.
+func (b *salesAggregate) TopicIDChanged(topic string, was, now [16]byte) {
+	b.fatal(b.errTopicRecreated(topic, was, now))
+}
+
+// partFor returns the live state a record of tp read under assignment
+// counts in, or nil when the record is stale. Called with mu.
+func (b *salesAggregate) partFor(pos *kafka.Position) *livePart {
+	tp := TopicPartition{pos.Topic, pos.Partition}
+	lp := b.last
+	if lp == nil || b.lastTP != tp {
+		lp = b.parts[tp]
+		if lp == nil && pos.Assignment == 0 && b.stateTopic == "" {
+			// kafka_franz without a group: every partition from its start.
+			lp = &livePart{tp: tp, topicID: pos.TopicID, agg: NewAggregator(), live: true, next: -1, scan: -1}
+			b.install(lp)
+		}
+		b.last, b.lastTP = lp, tp
+	}
+	if lp == nil || !lp.live || lp.assignment != pos.Assignment {
+		return nil
+	}
+	return lp
 }
 
 // WriteBatch counts a batch. In memory mode it acknowledges it at once; with
-// a store the acknowledgement waits for the commit that makes it durable.
+// a state topic the acknowledgement waits for the write that makes it durable.
 func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBatch, ackFn service.AckFunc) error {
 	b.mu.Lock()
-	for b.st != nil && b.pendingCount > 0 && b.pendingCount+len(batch) > b.maxPending && !b.closed {
+	for b.stateTopic != "" && b.pendingN > 0 && b.pendingN+len(batch) > b.maxPending && !b.closed && b.failed == nil {
 		ch := b.committed
 		b.mu.Unlock()
 		select {
@@ -449,58 +520,76 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 		return err
 	}
 
-	// Read every position first: a batch is counted whole or not at all.
-	recs := b.recs[:0]
-	for i, m := range batch {
-		recs = append(recs, Record{})
-		if err := recordOf(m, &recs[i]); err != nil {
-			b.recs = recs
+	var applied, rejected, dups, stale int64
+	durable := false
+	for _, m := range batch {
+		data, err := m.AsBytes()
+		if err != nil {
 			b.mu.Unlock()
-			b.log.Errorf("Refusing an input batch: message %d: %v", i, err)
-			return fmt.Errorf("message %d: %w", i, err)
+			return err
 		}
-		if b.topics != nil && recs[i].HasOffset {
-			if _, ok := b.topics[recs[i].Topic]; !ok {
-				b.recs = recs
+		pos, ok := kafka.PositionOf(m)
+		if !ok {
+			if b.stateTopic != "" {
+				err := errors.New("a message without the Kafka position kafka_franz gives reached sales_aggregate: with a state topic only records read by kafka_franz can be counted (did a processor between them make new messages?)")
 				b.mu.Unlock()
-				b.log.Errorf("Refusing a message from topic %q: field %s lists only the topics this state is built from", recs[i].Topic, fieldTopics)
-				return fmt.Errorf("message %d: topic %q is not in field %s", i, recs[i].Topic, fieldTopics)
+				b.fatal(err)
+				return err
 			}
-		}
-	}
-
-	var applied, rejected, dups int64
-	for i := range recs {
-		out, err := b.agg.Apply(&recs[i])
-		switch out {
-		case Applied:
-			applied++
-		case Duplicate:
-			dups++
-		case Rejected:
-			rejected++
-			r := newRejected(batch[i], recs[i].Data, err)
-			if b.st != nil {
-				r.id = b.nextOutboxID
-				b.nextOutboxID++
-				b.pendingRejects = append(b.pendingRejects, r)
+			rec := Record{Data: data}
+			if out, err := b.mem.Apply(&rec); out == Rejected {
+				rejected++
+				b.ready = append(b.ready, newRejected(m, data, err))
 			} else {
-				b.ready = append(b.ready, r)
+				applied++
 			}
+			b.changed = true
+			continue
 		}
-		recs[i].Data = nil
+		lp := b.partFor(pos)
+		if lp == nil {
+			stale++
+			continue
+		}
+		if pos.Offset < lp.next {
+			if pos.Offset >= lp.scan {
+				// Counted before the restore; its rejected record may
+				// not have been delivered.
+				lp.scan = pos.Offset + 1
+				if err := lp.agg.dec.Decode(data, &lp.agg.o); err != nil {
+					b.emitRejectedLocked(lp, pos, m, data, err)
+				}
+				lp.dirty, durable = true, true
+			} else {
+				dups++
+			}
+			continue
+		}
+		rec := Record{Data: data}
+		out, err := lp.agg.Apply(&rec)
+		lp.next = pos.Offset + 1
+		lp.scan = lp.next
+		lp.dirty, durable, b.changed = true, true, true
+		if out == Rejected {
+			rejected++
+			b.emitRejectedLocked(lp, pos, m, data, err)
+		} else {
+			applied++
+		}
 	}
-	b.recs = recs
 	b.mApplied.Incr(applied)
 	b.mRejected.Incr(rejected)
 	b.mDuplicates.Incr(dups)
-	b.mProducts.Set(int64(b.agg.Products()))
+	b.mStale.Incr(stale)
+	if rejected > 0 {
+		b.mProducts.Set(int64(b.productsLocked()))
+	} else if applied > 0 {
+		b.mProducts.Set(int64(b.productsLocked()))
+	}
 
-	if b.st == nil || (applied+rejected == 0 && len(b.pendingAcks) == 0 && !b.committing) {
-		// Nothing to make durable (memory mode, or only duplicates of
-		// records already on disk).
+	if b.stateTopic == "" || (!durable && len(b.pendingAck) == 0 && !b.committing) {
 		b.mu.Unlock()
-		if rejected > 0 {
+		if len(b.ready) > 0 {
 			wake(b.readerWake)
 		}
 		if err := ackFn(ctx, nil); err != nil {
@@ -508,17 +597,35 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 		}
 		return nil
 	}
-	b.pendingAcks = append(b.pendingAcks, ackFn)
-	b.pendingCount += len(batch)
+	b.pendingAck = append(b.pendingAck, ackFn)
+	b.pendingN += len(batch)
 	b.mu.Unlock()
 	wake(b.commitWake)
 	return nil
 }
 
-// commitLoop writes what WriteBatch counted, one transaction at a time;
-// whatever arrives during a commit goes in the next one (group commit).
+func (b *salesAggregate) productsLocked() int {
+	n := b.mem.Products()
+	for _, lp := range b.parts {
+		n = max(n, lp.agg.Products())
+	}
+	return n
+}
+
+// emitRejectedLocked queues a rejected record of a partition for the output
+// and remembers it until it is delivered.
+func (b *salesAggregate) emitRejectedLocked(lp *livePart, pos *kafka.Position, m *service.Message, data []byte, err error) {
+	r := newRejected(m, data, err)
+	r.tp, r.assignment, r.offset, r.hasPos = lp.tp, lp.assignment, pos.Offset, true
+	lp.unacked[pos.Offset]++
+	b.ready = append(b.ready, r)
+}
+
+// commitLoop writes what WriteBatch counted, one write at a time; whatever
+// arrives during a write goes in the next one (group commit).
 func (b *salesAggregate) commitLoop() {
 	defer close(b.commitDone)
+	<-b.clReady
 	for {
 		select {
 		case <-b.commitWake:
@@ -526,108 +633,102 @@ func (b *salesAggregate) commitLoop() {
 			b.mu.Lock()
 			crash := b.crash
 			b.mu.Unlock()
-			if !crash {
+			if !crash && b.cl != nil {
 				for b.commitOnce() {
 				}
 			}
 			return
+		}
+		if b.cl == nil {
+			continue
 		}
 		for b.commitOnce() {
 		}
 	}
 }
 
-// commitOnce commits everything pending and reports whether there was
-// anything to commit.
+// commitOnce writes the state of every partition changed since its last
+// write and acknowledges the input batches it covers; it reports whether
+// there was anything to write.
 func (b *salesAggregate) commitOnce() bool {
 	b.mu.Lock()
-	if b.crash || b.failed != nil || (len(b.pendingAcks) == 0 && len(b.pendingDeletes) == 0 && len(b.pendingRejects) == 0) {
+	states := b.states[:0]
+	for tp, lp := range b.parts {
+		if !lp.dirty {
+			if !lp.live {
+				delete(b.parts, tp)
+			}
+			continue
+		}
+		lp.dirty = false
+		s := &partitionState{
+			Topic: tp.Topic, TopicID: lp.topicID, Partition: tp.Partition,
+			Next: lp.next, DLQFrom: lp.dlqFrom(),
+			Orders: lp.agg.orders, Rejected: lp.agg.rejected,
+			Products: make([]ProductTotals, len(lp.agg.products)),
+			Writer:   b.member, WrittenAt: b.now(),
+		}
+		for i := range lp.agg.products {
+			s.Products[i] = lp.agg.products[i].ProductTotals
+		}
+		states = append(states, s)
+	}
+	b.states = states
+	if b.crash || b.failed != nil || (len(states) == 0 && len(b.pendingAck) == 0) {
 		b.mu.Unlock()
 		return false
 	}
-	d := &b.delta
-	d.reset()
-	b.agg.takeCommitDelta(d)
-	d.outbox = append(d.outbox, b.pendingRejects...)
-	clear(b.pendingRejects)
-	b.pendingRejects = b.pendingRejects[:0]
-	d.deletes = append(d.deletes, b.pendingDeletes...)
-	b.pendingDeletes = b.pendingDeletes[:0]
-	acks := b.pendingAcks
-	b.pendingAcks = nil
-	n := b.pendingCount
+	acks := b.pendingAck
+	b.pendingAck = nil
+	n := b.pendingN
 	b.committing = true
 	b.mu.Unlock()
 
 	var err error
-	if !d.empty() {
+	if len(states) > 0 {
 		start := time.Now()
-		err = b.st.commit(d)
+		err = b.cl.write(context.Background(), states)
 		b.mCommit.Timing(time.Since(start).Nanoseconds())
 	}
 
 	b.mu.Lock()
 	b.committing = false
-	if err != nil {
-		// Records nacked now may come back after later ones of the same
-		// partition were counted, which offsets alone cannot tell from a
-		// duplicate. So stop counting: the state on disk stays exact and a
-		// restart continues from it.
-		err = fmt.Errorf("committing sales state: %w", err)
-		b.failed = fmt.Errorf("%w; nothing more is counted, restart the stream to continue from the state on disk", err)
-		b.log.Errorf("%v", b.failed)
-		acks = append(acks, b.pendingAcks...)
-		b.pendingAcks = nil
-		clear(b.pendingRejects)
-		b.pendingRejects = b.pendingRejects[:0]
-		b.pendingCount = 0
-		b.rollback()
-	} else {
-		b.ready = append(b.ready, d.outbox...)
-		b.pendingCount -= n
-		b.commits++
-	}
+	b.pendingN -= n
 	close(b.committed)
 	b.committed = make(chan struct{})
 	b.mu.Unlock()
-
+	if err != nil {
+		// franz-go retries what can be retried without a deadline: this
+		// will not pass by itself. The state on the broker stays exact.
+		b.fatal(fmt.Errorf("%w; the totals on the broker stay exact, and a restart continues from them", err))
+	}
 	for _, fn := range acks {
 		if aerr := fn(context.Background(), err); aerr != nil {
 			b.log.Warnf("Acknowledging an input batch: %v", aerr)
 		}
 	}
-	// The reader may be waiting for everything to settle after the input
-	// ended, or for rejected records that are now durable.
 	wake(b.readerWake)
 	return err == nil
 }
 
-// rollback puts the totals back to what is on disk after a failed commit, so
-// that snapshots show only durable totals. Called with mu.
-func (b *salesAggregate) rollback() {
-	loaded, err := b.st.reload()
-	if err != nil {
-		b.log.Errorf("Reading the sales state back after a failed commit: %v", err)
-		return
-	}
-	agg := NewAggregator()
-	agg.restore(loaded)
-	agg.seq = b.agg.seq
-	b.agg = agg
-	b.mProducts.Set(int64(agg.Products()))
-}
-
 // ReadBatch returns, in order of priority: rejected records, the final
-// snapshot once the input ended and everything is committed, or a periodic
+// snapshot once the input ended and everything is written, or a periodic
 // snapshot when the interval ticked and something changed.
 func (b *salesAggregate) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
 	ticked := false
 	for {
 		b.mu.Lock()
+		var retry *time.Timer
+		var retryC <-chan time.Time
 		if len(b.ready) > 0 {
-			return b.emitRejectedLocked()
+			wait := b.retryAt.Sub(b.now())
+			if wait <= 0 {
+				return b.emitReadyLocked()
+			}
+			retry = time.NewTimer(wait)
+			retryC = retry.C
 		}
-		settled := b.endOfInput && len(b.pendingAcks) == 0 && len(b.pendingRejects) == 0 && !b.committing
+		settled := b.endOfInput && len(b.pendingAck) == 0 && !b.committing && len(b.ready) == 0
 		if settled && b.final == finalNone {
 			b.final = finalInFlight
 			return b.emitSnapshotLocked(ModeComplete, true)
@@ -636,7 +737,7 @@ func (b *salesAggregate) ReadBatch(ctx context.Context) (service.MessageBatch, s
 			b.mu.Unlock()
 			return nil, nil, service.ErrEndOfBuffer
 		}
-		if ticked && !b.endOfInput && b.agg.Changed() {
+		if ticked && !b.endOfInput && b.changed {
 			return b.emitSnapshotLocked(b.mode, false)
 		}
 		ticked = false
@@ -648,19 +749,25 @@ func (b *salesAggregate) ReadBatch(ctx context.Context) (service.MessageBatch, s
 
 		select {
 		case <-b.readerWake:
+		case <-retryC:
 		case <-b.tickC:
 			ticked = true
 		case <-endCh:
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+		}
+		if retry != nil {
+			retry.Stop()
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
 		}
 	}
 }
 
-// emitRejectedLocked returns up to maxRejectedPerBatch rejected records and
-// unlocks mu. Their acknowledgement removes them from the outbox; a failed
-// delivery puts them back in line.
-func (b *salesAggregate) emitRejectedLocked() (service.MessageBatch, service.AckFunc, error) {
+// emitReadyLocked returns up to maxRejectedPerBatch rejected records and
+// unlocks mu. Their acknowledgement lets the stored state move past them; a
+// failed delivery puts them back in line after a back-off.
+func (b *salesAggregate) emitReadyLocked() (service.MessageBatch, service.AckFunc, error) {
 	n := min(len(b.ready), maxRejectedPerBatch)
 	recs := make([]*rejectedRecord, n)
 	copy(recs, b.ready)
@@ -676,15 +783,23 @@ func (b *salesAggregate) emitRejectedLocked() (service.MessageBatch, service.Ack
 		b.mu.Lock()
 		b.inflight -= n
 		if err != nil {
-			b.log.Warnf("Delivering %d rejected records failed, emitting them again: %v", n, err)
+			b.retries++
+			wait := min(rejectRetryFirst<<min(b.retries-1, 10), rejectRetryMax)
+			b.retryAt = b.now().Add(wait)
+			if b.now().Sub(b.lastRetryLog) >= time.Minute {
+				b.lastRetryLog = b.now()
+				b.log.Errorf("Delivering %d rejected records failed, emitting them again in %v (attempt %d; this error is logged at most once a minute): %v", n, wait, b.retries, err)
+			}
 			b.ready = append(recs, b.ready...)
-		} else if b.st != nil {
+		} else {
+			b.retries = 0
+			b.retryAt = time.Time{}
 			for _, r := range recs {
-				b.pendingDeletes = append(b.pendingDeletes, r.id)
+				b.deliveredLocked(r)
 			}
 		}
 		b.mu.Unlock()
-		if err == nil && b.st != nil {
+		if err == nil && b.stateTopic != "" {
 			wake(b.commitWake)
 		}
 		wake(b.readerWake)
@@ -692,9 +807,26 @@ func (b *salesAggregate) emitRejectedLocked() (service.MessageBatch, service.Ack
 	}, nil
 }
 
+// deliveredLocked forgets a delivered rejected record, so the stored state
+// can move past it.
+func (b *salesAggregate) deliveredLocked(r *rejectedRecord) {
+	if !r.hasPos {
+		return
+	}
+	lp := b.parts[r.tp]
+	if lp == nil || lp.assignment != r.assignment {
+		return
+	}
+	if lp.unacked[r.offset]--; lp.unacked[r.offset] <= 0 {
+		delete(lp.unacked, r.offset)
+	}
+	lp.dirty = true
+}
+
 // emitSnapshotLocked takes a snapshot and unlocks mu.
 func (b *salesAggregate) emitSnapshotLocked(mode Mode, final bool) (service.MessageBatch, service.AckFunc, error) {
-	b.snapBuf = b.agg.AppendSnapshot(b.snapBuf[:0], mode, b.now())
+	b.snapBuf = b.appendSnapshotLocked(b.snapBuf[:0], mode, b.now())
+	b.changed = false
 	msg := service.NewMessage(append([]byte(nil), b.snapBuf...))
 	b.mu.Unlock()
 	msg.MetaSetMut(MetaSnapshot, "true")
@@ -719,7 +851,7 @@ func (b *salesAggregate) emitSnapshotLocked(mode Mode, final bool) (service.Mess
 	}, nil
 }
 
-// EndOfInput starts the end: commit what is pending, emit the last rejected
+// EndOfInput starts the end: write what is pending, emit the last rejected
 // records and a final complete snapshot, then ErrEndOfBuffer.
 func (b *salesAggregate) EndOfInput() {
 	b.endOnce.Do(func() {
@@ -730,8 +862,7 @@ func (b *salesAggregate) EndOfInput() {
 	})
 }
 
-// Close commits what is pending (deletions from the outbox included) and
-// closes the state.
+// Close writes what is pending and closes the state topic's client.
 func (b *salesAggregate) Close(ctx context.Context) error {
 	b.mu.Lock()
 	if b.closed {
@@ -743,7 +874,7 @@ func (b *salesAggregate) Close(ctx context.Context) error {
 	b.committed = make(chan struct{})
 	b.mu.Unlock()
 	b.stopTicker()
-	if b.st == nil {
+	if b.stateTopic == "" {
 		return nil
 	}
 	close(b.stopCommit)
@@ -753,15 +884,51 @@ func (b *salesAggregate) Close(ctx context.Context) error {
 		return ctx.Err()
 	}
 	b.mu.Lock()
-	acks := b.pendingAcks
-	b.pendingAcks = nil
+	acks := b.pendingAck
+	b.pendingAck = nil
 	b.mu.Unlock()
-	// Whatever could not be committed is nacked, to be read again.
+	// Whatever could not be written is nacked, to be read again.
 	for _, fn := range acks {
 		_ = fn(ctx, service.ErrNotConnected)
 	}
-	if err := b.st.close(); err != nil {
-		return fmt.Errorf("closing sales state: %w", err)
+	<-b.clReady
+	if b.cl != nil {
+		b.cl.close()
 	}
 	return nil
+}
+
+// rejectedRecord is an invalid record on its way to the output: its original
+// bytes and metadata, the reason, and where it was read.
+type rejectedRecord struct {
+	data   []byte
+	meta   []metaPair
+	reason string
+
+	hasPos     bool
+	tp         TopicPartition
+	assignment uint64
+	offset     int64
+}
+
+type metaPair struct{ key, value string }
+
+func newRejected(m *service.Message, data []byte, err error) *rejectedRecord {
+	r := &rejectedRecord{data: append([]byte(nil), data...), reason: err.Error()}
+	_ = m.MetaWalk(func(k, v string) error {
+		if k != MetaRejectedReason {
+			r.meta = append(r.meta, metaPair{k, v})
+		}
+		return nil
+	})
+	return r
+}
+
+func (r *rejectedRecord) message() *service.Message {
+	m := service.NewMessage(r.data)
+	for _, kv := range r.meta {
+		m.MetaSetMut(kv.key, kv.value)
+	}
+	m.MetaSetMut(MetaRejectedReason, r.reason)
+	return m
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vendas-connect/vendas-connect/plugins/kafka"
 	"github.com/vendas-connect/vendas-connect/plugins/order"
 )
 
@@ -109,12 +110,18 @@ func (n *naive) add(o *order.Order) {
 	}
 }
 
+// kafkaMsg makes a message as kafka_franz does: metadata for people, the
+// position in the context (assignment 0: an input without a group).
 func kafkaMsg(data []byte, topic string, partition int32, offset int64) *service.Message {
+	return assignedMsg(data, topic, partition, offset, 0)
+}
+
+func assignedMsg(data []byte, topic string, partition int32, offset int64, assignment uint64) *service.Message {
 	m := service.NewMessage(data)
-	m.MetaSetMut(MetaKafkaTopic, topic)
-	m.MetaSetMut(MetaKafkaPartition, strconv.Itoa(int(partition)))
-	m.MetaSetMut(MetaKafkaOffset, strconv.FormatInt(offset, 10))
-	return m
+	m.MetaSetMut(kafka.MetaTopic, topic)
+	m.MetaSetMut(kafka.MetaPartition, strconv.Itoa(int(partition)))
+	m.MetaSetMut(kafka.MetaOffset, strconv.FormatInt(offset, 10))
+	return kafka.WithPosition(m, &kafka.Position{Topic: topic, Partition: partition, Offset: offset, Assignment: assignment})
 }
 
 // newTestBuffer builds a sales_aggregate from YAML, closed with the test.
@@ -126,10 +133,6 @@ func newTestBuffer(t testing.TB, yaml string) *salesAggregate {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close(context.Background()) })
 	return b
-}
-
-func durableYAML(dir string) string {
-	return fmt.Sprintf("state_dir: %q\ntopics: [ %s ]\ninterval: 0s\n", dir, testTopic)
 }
 
 // ackRecorder records the outcome of input acknowledgements.

@@ -109,10 +109,9 @@ func Run(ctx context.Context, opts Options) error {
 func envLookup(opts Options, brokers string) func(string) (string, bool) {
 	forced := map[string]string{
 		"KAFKA_BROKERS": brokers,
-		// The broker forgets everything when the demo ends: a durable state or
-		// committed offsets from an earlier run would not match it.
-		"STATE_DIR":            "",
-		"KAFKA_CONSUMER_GROUP": "",
+		// A STATE_DIR left in the environment is refused by consume.yaml;
+		// the demo's state lives on its own broker, new every run.
+		"STATE_DIR": "",
 	}
 	defaults := map[string]string{
 		"ORDERS_RATE":         demoRate,

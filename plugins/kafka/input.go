@@ -28,6 +28,7 @@ const (
 	fieldHeartbeat       = "heartbeat_interval"
 	fieldRebalance       = "rebalance_timeout"
 	fieldFetchMaxBytes   = "fetch_max_bytes"
+	fieldMetadataMaxAge  = "metadata_max_age"
 )
 
 // inputSpec is the one place the kafka_franz input configuration is defined.
@@ -135,6 +136,11 @@ func inputFields() []*service.ConfigField {
 				Default("50MiB").
 				Example("10MiB").
 				Advanced(),
+			service.NewDurationField(fieldMetadataMaxAge).
+				Description("How old the client's view of the cluster (topics, partitions, leaders) may get before it is refreshed. Partitions added to a topic are read once a refresh sees them. Equivalent to the Java metadata.max.age.ms.").
+				Default("5m").
+				Example("5s").
+				Advanced(),
 			service.NewBatchPolicyField(fieldBatching).
 				Description("Allows you to configure a batching policy that applies to individual topic partitions in order to batch messages together before flushing them for processing. Batching can be beneficial for performance as well as useful for windowed processing, and doing so this way preserves the ordering of topic partitions.").
 				Advanced(),
@@ -221,15 +227,34 @@ type recordMeta struct {
 	topic, partition any
 	tsMs             int64
 	tsUnixV, tsMsV   any
+
+	pos        Position   // topic, topic ID, partition and assignment of every record
+	positions  []Position // allocated a slab at a time
+	background context.Context
 }
 
-func newRecordMeta(topic string, partition int32) *recordMeta {
-	return &recordMeta{topic: topic, partition: int(partition)}
+func newRecordMeta(topic string, partition int32, topicID [16]byte, assignment uint64) *recordMeta {
+	return &recordMeta{
+		topic: topic, partition: int(partition),
+		pos:        Position{Topic: topic, TopicID: topicID, Partition: partition, Assignment: assignment},
+		background: context.Background(),
+	}
 }
 
-// message converts a record, keeping the metadata Redpanda Connect sets.
+// message converts a record, keeping the metadata Redpanda Connect sets. The
+// headers go first, so that none can stand in for the position the broker
+// reported: a header named like one of the input's own keys is kept as
+// kafka_header_<name>. The position also goes in the message's context
+// (PositionOf), out of reach of metadata processors.
 func (m *recordMeta) message(r *kgo.Record) *service.Message {
 	msg := service.NewMessage(r.Value)
+	for _, h := range r.Headers {
+		if _, reserved := reservedMeta[h.Key]; reserved {
+			msg.MetaSetMut(HeaderPrefix+h.Key, string(h.Value))
+			continue
+		}
+		msg.MetaSetMut(h.Key, string(h.Value))
+	}
 	if ms := r.Timestamp.UnixMilli(); m.tsMsV == nil || ms != m.tsMs {
 		m.tsMs, m.tsMsV, m.tsUnixV = ms, ms, r.Timestamp.Unix()
 	}
@@ -240,10 +265,14 @@ func (m *recordMeta) message(r *kgo.Record) *service.Message {
 	msg.MetaSetMut(MetaTimestampUnix, m.tsUnixV)
 	msg.MetaSetMut(MetaTimestampMs, m.tsMsV)
 	msg.MetaSetMut(MetaTombstone, r.Value == nil)
-	for _, h := range r.Headers {
-		msg.MetaSetMut(h.Key, string(h.Value))
+	if len(m.positions) == 0 {
+		m.positions = make([]Position, 256)
 	}
-	return msg
+	p := &m.positions[0]
+	m.positions = m.positions[1:]
+	*p = m.pos
+	p.Offset = r.Offset
+	return msg.WithContext(context.WithValue(m.background, positionKey{}, p))
 }
 
 //------------------------------------------------------------------------------
@@ -289,6 +318,15 @@ func newFranzReaderFromConfig(conf *service.ParsedConfig, mgr *service.Resources
 	if err != nil {
 		return nil, err
 	}
+	connOpts := slices.Clone(opts)
+	maxAge, err := conf.FieldDuration(fieldMetadataMaxAge)
+	if err != nil {
+		return nil, err
+	}
+	if maxAge < time.Second {
+		return nil, fmt.Errorf("field %s: %v is too short, use at least 1s", fieldMetadataMaxAge, maxAge)
+	}
+	opts = append(opts, kgo.MetadataMaxAge(maxAge), kgo.MetadataMinAge(min(maxAge, 5*time.Second)))
 
 	topicList, err := conf.FieldStringList(fieldTopics)
 	if err != nil {
@@ -367,6 +405,7 @@ func newFranzReaderFromConfig(conf *service.ParsedConfig, mgr *service.Resources
 	}
 
 	r.clientOpts = opts
+	registerInput(mgr, &InputInfo{Group: r.group, Topics: topics, ConnOpts: connOpts})
 	return r, nil
 }
 
@@ -389,6 +428,7 @@ func (r *franzReader) Connect(ctx context.Context) error {
 			kgo.AutoCommitCallback(s.onCommitted),
 			kgo.OnPartitionsRevoked(s.onRevoked),
 			kgo.OnPartitionsLost(s.onLost),
+			kgo.AdjustFetchOffsetsFn(s.adjustOffsets),
 		)
 	}
 
@@ -527,7 +567,7 @@ func (r *franzReader) remake(ctx context.Context, b ackBatch) (service.MessageBa
 		return nil, false, nil
 	}
 	// Not the tracker's recordMeta: the fetch loop uses that one.
-	meta := newRecordMeta(b.t.topic, b.t.partition)
+	meta := newRecordMeta(b.t.topic, b.t.partition, b.t.meta.pos.TopicID, b.t.meta.pos.Assignment)
 	batch := make(service.MessageBatch, len(b.recs))
 	for i, rec := range b.recs {
 		batch[i] = meta.message(rec)
@@ -604,6 +644,10 @@ type readerSession struct {
 
 	mu     sync.Mutex
 	topics map[string]map[int32]*partitionTracker
+	// With a PartitionOwner: the assignment of every assigned partition and
+	// the topic ID it was assigned under.
+	assigned map[string]map[int32]uint64
+	topicIDs map[string][16]byte
 }
 
 func newReaderSession(r *franzReader) *readerSession {
@@ -616,6 +660,9 @@ func newReaderSession(r *franzReader) *readerSession {
 		cancel:  cancel,
 		done:    make(chan struct{}),
 		topics:  map[string]map[int32]*partitionTracker{},
+
+		assigned: map[string]map[int32]uint64{},
+		topicIDs: map[string][16]byte{},
 	}
 }
 
@@ -677,6 +724,7 @@ func (s *readerSession) run() {
 		if fatal {
 			return
 		}
+		s.checkTopicIDs(fetches)
 
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			if len(p.Records) == 0 {
@@ -773,7 +821,7 @@ func (s *readerSession) tracker(topic string, partition int32) *partitionTracker
 	}
 	t := parts[partition]
 	if t == nil {
-		t = newPartitionTracker(s, topic, partition)
+		t = newPartitionTracker(s, topic, partition, s.topicIDs[topic], s.assigned[topic][partition])
 		parts[partition] = t
 	}
 	return t
@@ -825,11 +873,99 @@ func (s *readerSession) onRevoked(ctx context.Context, cl *kgo.Client, m map[str
 		s.r.log.Error(fmt.Sprintf("Kafka offset commit on partition revoke (%v) failed: %v", m, err))
 	}
 	s.remove(m)
+	s.unassign(m)
 }
 
 func (s *readerSession) onLost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	s.r.log.Warn(fmt.Sprintf("Kafka partitions lost without a chance to commit: %v", m))
 	s.remove(m)
+	s.unassign(m)
+}
+
+// unassign tells the PartitionOwner, if any, that partitions are gone.
+func (s *readerSession) unassign(m map[string][]int32) {
+	owner := partitionOwner(s.r.mgr)
+	s.mu.Lock()
+	for topic, parts := range m {
+		for _, p := range parts {
+			delete(s.assigned[topic], p)
+		}
+	}
+	s.mu.Unlock()
+	if owner == nil {
+		return
+	}
+	for topic, parts := range m {
+		owner.Revoke(topic, parts)
+	}
+}
+
+// adjustOffsets replaces the group's committed offsets of newly assigned
+// partitions with the positions the PartitionOwner keeps, when there is one:
+// the group's offsets are then only for lag tools, never the truth.
+func (s *readerSession) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	owner := partitionOwner(s.r.mgr)
+	if owner == nil {
+		return offsets, nil
+	}
+	names := make([]string, 0, len(offsets))
+	for topic := range offsets {
+		names = append(names, topic)
+	}
+	ids, err := topicIDs(ctx, s.client, names)
+	if err != nil {
+		return nil, err
+	}
+	for topic, parts := range offsets {
+		ps := make([]int32, 0, len(parts))
+		for p := range parts {
+			ps = append(ps, p)
+		}
+		slices.Sort(ps)
+		starts, err := owner.Assign(ctx, topic, ids[topic], ps)
+		if err != nil {
+			s.r.log.Error(fmt.Sprintf("Kafka partitions %s %v not read: %v", topic, ps, err))
+			return nil, err
+		}
+		s.mu.Lock()
+		s.topicIDs[topic] = ids[topic]
+		if s.assigned[topic] == nil {
+			s.assigned[topic] = map[int32]uint64{}
+		}
+		for _, p := range ps {
+			st := starts[p]
+			s.assigned[topic][p] = st.Assignment
+			if st.FromBeginning {
+				parts[p] = kgo.NewOffset().AtStart()
+			} else {
+				parts[p] = kgo.NewOffset().At(st.Offset)
+			}
+		}
+		s.mu.Unlock()
+	}
+	return offsets, nil
+}
+
+// checkTopicIDs tells the PartitionOwner when a fetch comes from a topic
+// whose ID is not the one its partitions were assigned under.
+func (s *readerSession) checkTopicIDs(fetches kgo.Fetches) {
+	owner := partitionOwner(s.r.mgr)
+	if owner == nil {
+		return
+	}
+	for _, f := range fetches {
+		for _, t := range f.Topics {
+			if t.TopicID == ([16]byte{}) {
+				continue
+			}
+			s.mu.Lock()
+			was, ok := s.topicIDs[t.Topic]
+			s.mu.Unlock()
+			if ok && was != ([16]byte{}) && was != t.TopicID {
+				owner.TopicIDChanged(t.Topic, was, t.TopicID)
+			}
+		}
+	}
 }
 
 func (s *readerSession) onCommitted(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
@@ -878,12 +1014,12 @@ type partitionTracker struct {
 	flushDone chan struct{}
 }
 
-func newPartitionTracker(s *readerSession, topic string, partition int32) *partitionTracker {
+func newPartitionTracker(s *readerSession, topic string, partition int32, topicID [16]byte, assignment uint64) *partitionTracker {
 	t := &partitionTracker{
 		s:         s,
 		topic:     topic,
 		partition: partition,
-		meta:      newRecordMeta(topic, partition),
+		meta:      newRecordMeta(topic, partition, topicID, assignment),
 		stopFlush: make(chan struct{}),
 		flushDone: make(chan struct{}),
 	}

@@ -1,0 +1,378 @@
+package aggregate
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/vendas-connect/vendas-connect/plugins/order"
+)
+
+// stateFormatVersion changes whenever a changelog record changes meaning; a
+// record of another version is refused, never read as if it were this one.
+const stateFormatVersion = 2
+
+// changelogMaxBytes is the largest changelog record: the state of one
+// partition with every product it may hold (maxProducts names of up to 800
+// bytes each, with their numbers), well above what a real catalog needs. The
+// topic is created with it as max.message.bytes.
+const changelogMaxBytes = 16 << 20
+
+// partitionState is the durable record of one partition in the changelog
+// topic: everything counted from the partition's first offset up to (not
+// including) Next. It is a function of those records alone, so a state
+// written by any member, even one that lost the partition without noticing,
+// is a correct state: a later owner that starts from it counts the rest once.
+type partitionState struct {
+	Topic     string
+	TopicID   [16]byte
+	Partition int32
+	// Next is the next offset to count.
+	Next int64
+	// DLQFrom is the lowest offset whose rejected record may not have
+	// reached the output yet: a new owner reads from here, counting
+	// nothing below Next again, and emits the rejected records again.
+	DLQFrom  int64
+	Orders   int64
+	Rejected int64
+	Products []ProductTotals
+	// Writer names the member that wrote it (host/pid).
+	Writer    string
+	WrittenAt time.Time
+}
+
+func (s *partitionState) tp() TopicPartition { return TopicPartition{s.Topic, s.Partition} }
+
+// changelogKey is the key of a partition's records: topic/partition. Topic
+// names cannot contain '/'.
+func changelogKey(tp TopicPartition) string {
+	return tp.Topic + "/" + strconv.Itoa(int(tp.Partition))
+}
+
+// appendState writes s as the JSON value of a changelog record.
+func appendState(dst []byte, s *partitionState) []byte {
+	dst = append(dst, `{"versao":`...)
+	dst = strconv.AppendInt(dst, stateFormatVersion, 10)
+	dst = append(dst, `,"topico":`...)
+	dst = order.AppendString(dst, s.Topic)
+	dst = append(dst, `,"topic_id":"`...)
+	dst = hex.AppendEncode(dst, s.TopicID[:])
+	dst = append(dst, `","particao":`...)
+	dst = strconv.AppendInt(dst, int64(s.Partition), 10)
+	dst = append(dst, `,"proximo_offset":`...)
+	dst = strconv.AppendInt(dst, s.Next, 10)
+	dst = append(dst, `,"dlq_desde":`...)
+	dst = strconv.AppendInt(dst, s.DLQFrom, 10)
+	dst = append(dst, `,"pedidos":`...)
+	dst = strconv.AppendInt(dst, s.Orders, 10)
+	dst = append(dst, `,"rejeitados":`...)
+	dst = strconv.AppendInt(dst, s.Rejected, 10)
+	dst = append(dst, `,"produtos":[`...)
+	for i := range s.Products {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendProductJSON(dst, &s.Products[i])
+	}
+	dst = append(dst, `],"escrito_por":`...)
+	dst = order.AppendString(dst, s.Writer)
+	dst = append(dst, `,"escrito_em":"`...)
+	dst = s.WrittenAt.In(order.SaoPaulo).AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `"}`...)
+	return dst
+}
+
+type stateDoc struct {
+	Versao        int          `json:"versao"`
+	Topico        string       `json:"topico"`
+	TopicID       string       `json:"topic_id"`
+	Particao      int32        `json:"particao"`
+	ProximoOffset int64        `json:"proximo_offset"`
+	DLQDesde      int64        `json:"dlq_desde"`
+	Pedidos       int64        `json:"pedidos"`
+	Rejeitados    int64        `json:"rejeitados"`
+	Produtos      []productDoc `json:"produtos"`
+	EscritoPor    string       `json:"escrito_por"`
+	EscritoEm     string       `json:"escrito_em"`
+}
+
+// parseState reads a changelog record's value.
+func parseState(data []byte) (*partitionState, error) {
+	var doc stateDoc
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.UseNumber()
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	if doc.Versao != stateFormatVersion {
+		return nil, fmt.Errorf("format version %d, this build reads version %d", doc.Versao, stateFormatVersion)
+	}
+	s := &partitionState{
+		Topic: doc.Topico, Partition: doc.Particao, Next: doc.ProximoOffset, DLQFrom: doc.DLQDesde,
+		Orders: doc.Pedidos, Rejected: doc.Rejeitados, Writer: doc.EscritoPor,
+	}
+	if n, err := hex.Decode(s.TopicID[:], []byte(doc.TopicID)); err != nil || n != 16 {
+		return nil, fmt.Errorf("topic_id %q is not 16 bytes of hex", doc.TopicID)
+	}
+	if s.Topic == "" || s.Partition < 0 || s.Next < 0 || s.DLQFrom < 0 || s.DLQFrom > s.Next || s.Orders < 0 || s.Rejected < 0 {
+		return nil, fmt.Errorf("inconsistent numbers (partition %d, proximo_offset %d, dlq_desde %d, pedidos %d, rejeitados %d)",
+			s.Partition, s.Next, s.DLQFrom, s.Orders, s.Rejected)
+	}
+	if doc.EscritoEm != "" {
+		t, err := time.Parse(time.RFC3339Nano, doc.EscritoEm)
+		if err != nil {
+			return nil, fmt.Errorf("escrito_em: %w", err)
+		}
+		s.WrittenAt = t
+	}
+	s.Products = make([]ProductTotals, len(doc.Produtos))
+	for i, p := range doc.Produtos {
+		v, err := order.ParseCents([]byte(p.ValorTotal))
+		if err != nil {
+			return nil, fmt.Errorf("produtos[%d].valor_total %q: %w", i, p.ValorTotal, err)
+		}
+		s.Products[i] = ProductTotals{Name: p.Produto, Units: p.Quantidade, Orders: p.Pedidos, Value: v}
+	}
+	return s, nil
+}
+
+// changelog is the compacted topic that holds the state of every partition
+// of the counted topics, one record per partition and commit. Every member
+// reads all of it all the time: a new owner restores a partition from it, and
+// the snapshots show the partitions other members own from it.
+type changelog struct {
+	topic string
+	cl    *kgo.Client
+	adm   *kadm.Client
+	log   *service.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	states   map[TopicPartition]*partitionState // the most advanced state read
+	consumed map[int32]int64                    // next offset read, per changelog partition
+	err      error                              // the reader stopped
+	onUpdate func(TopicPartition)
+
+	bufs [][]byte
+}
+
+// openChangelog connects, creates the topic when it is missing (compacted)
+// and starts reading it from the beginning.
+func openChangelog(ctx context.Context, connOpts []kgo.Opt, topic string, partitions int32, log *service.Logger, onUpdate func(TopicPartition)) (*changelog, error) {
+	opts := slices.Concat(connOpts, []kgo.Opt{
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.ProducerBatchMaxBytes(changelogMaxBytes),
+		kgo.ProducerBatchCompression(kgo.Lz4Compression()),
+		kgo.ProducerLinger(0),
+		kgo.FetchMaxPartitionBytes(changelogMaxBytes),
+		kgo.MetadataMinAge(time.Second),
+	})
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("state topic %s: creating a client: %w", topic, err)
+	}
+	c := &changelog{
+		topic:    topic,
+		cl:       cl,
+		adm:      kadm.NewClient(cl),
+		log:      log,
+		done:     make(chan struct{}),
+		states:   map[TopicPartition]*partitionState{},
+		consumed: map[int32]int64{},
+		onUpdate: onUpdate,
+	}
+	c.cond = sync.NewCond(&c.mu)
+	if err := c.create(ctx, partitions); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	go c.read()
+	return c, nil
+}
+
+// create makes the topic compacted, with room for the largest state record.
+func (c *changelog) create(ctx context.Context, partitions int32) error {
+	_, err := c.adm.CreateTopic(ctx, max(partitions, 1), -1, map[string]*string{
+		"cleanup.policy":    kadm.StringPtr("compact"),
+		"max.message.bytes": kadm.StringPtr(strconv.Itoa(changelogMaxBytes)),
+	}, c.topic)
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("state topic %s: creating it: %w", c.topic, err)
+	}
+	return nil
+}
+
+// read follows the changelog for as long as it is open.
+func (c *changelog) read() {
+	defer close(c.done)
+	for {
+		fetches := c.cl.PollFetches(c.ctx)
+		if c.ctx.Err() != nil {
+			return
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) {
+				return
+			}
+			c.log.Errorf("Reading state topic %s partition %d (retrying): %v", c.topic, p, err)
+		})
+		var updated []TopicPartition
+		c.mu.Lock()
+		fetches.EachRecord(func(r *kgo.Record) {
+			c.consumed[r.Partition] = r.Offset + 1
+			if tp, ok := c.applyLocked(r); ok {
+				updated = append(updated, tp)
+			}
+		})
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		for _, tp := range updated {
+			c.onUpdate(tp)
+		}
+	}
+}
+
+// applyLocked keeps r's state if it is the most advanced one of its
+// partition. Any record of the changelog is a correct state; the most
+// advanced saves the most work.
+func (c *changelog) applyLocked(r *kgo.Record) (TopicPartition, bool) {
+	if r.Value == nil {
+		return TopicPartition{}, false
+	}
+	s, err := parseState(r.Value)
+	if err != nil {
+		c.log.Errorf("State topic %s partition %d offset %d (key %q): not a state record this build reads, ignoring it: %v", c.topic, r.Partition, r.Offset, r.Key, err)
+		return TopicPartition{}, false
+	}
+	tp := s.tp()
+	if old := c.states[tp]; old != nil && old.TopicID == s.TopicID && old.Next > s.Next {
+		return TopicPartition{}, false
+	}
+	c.states[tp] = s
+	return tp, true
+}
+
+// caughtUp waits until everything written to the changelog before the call
+// has been read.
+func (c *changelog) caughtUp(ctx context.Context) error {
+	ends, err := c.adm.ListEndOffsets(ctx, c.topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("state topic %s: listing its end offsets: %w", c.topic, err)
+	}
+	starts, err := c.adm.ListStartOffsets(ctx, c.topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("state topic %s: listing its start offsets: %w", c.topic, err)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		behind := false
+		ends.Each(func(o kadm.ListedOffset) {
+			start, _ := starts.Lookup(o.Topic, o.Partition)
+			if o.Offset > start.Offset && c.consumed[o.Partition] < o.Offset {
+				behind = true
+			}
+		})
+		if !behind {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("state topic %s: reading it to its end: %w", c.topic, err)
+		}
+		c.cond.Wait()
+	}
+}
+
+// state returns a copy of the most advanced state read for tp, or nil.
+func (c *changelog) state(tp TopicPartition) *partitionState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.states[tp]
+	if s == nil {
+		return nil
+	}
+	cp := *s
+	return &cp
+}
+
+// each calls fn with every state read, under the changelog's lock.
+func (c *changelog) each(fn func(*partitionState)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.states {
+		fn(s)
+	}
+}
+
+// write produces states and returns once the broker has them all. franz-go
+// retries what can be retried, without a deadline, so an error here is one
+// that retrying will not cure (too large, not authorised).
+func (c *changelog) write(ctx context.Context, states []*partitionState) error {
+	recs := make([]*kgo.Record, len(states))
+	for len(c.bufs) < len(states) {
+		c.bufs = append(c.bufs, nil)
+	}
+	for i, s := range states {
+		c.bufs[i] = appendState(c.bufs[i][:0], s)
+		recs[i] = &kgo.Record{Topic: c.topic, Key: []byte(changelogKey(s.tp())), Value: c.bufs[i]}
+	}
+	if err := c.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("writing to state topic %s: %w", c.topic, err)
+	}
+	return nil
+}
+
+// offsets returns the first and the end offset of every partition of topic.
+func (c *changelog) offsets(ctx context.Context, topic string) (starts, ends kadm.ListedOffsets, err error) {
+	if starts, err = c.adm.ListStartOffsets(ctx, topic); err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing the start offsets of topic %s: %w", topic, err)
+	}
+	if ends, err = c.adm.ListEndOffsets(ctx, topic); err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing the end offsets of topic %s: %w", topic, err)
+	}
+	return starts, ends, nil
+}
+
+func (c *changelog) close() {
+	c.cancel()
+	<-c.done
+	c.cl.Close()
+}

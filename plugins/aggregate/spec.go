@@ -1,0 +1,150 @@
+package aggregate
+
+import (
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
+
+// Field names of sales_aggregate.
+const (
+	fieldMode       = "mode"
+	fieldInterval   = "interval"
+	fieldStateTopic = "state_topic"
+	fieldStateDir   = "state_dir"
+	fieldTopics     = "topics"
+	fieldMaxPending = "max_pending"
+)
+
+// Metadata keys set on the messages sales_aggregate emits.
+const (
+	// MetaSnapshot is "true" on snapshot messages.
+	MetaSnapshot = "sales_snapshot"
+	// MetaRejectedReason is on rejected records: why the record is not a
+	// valid order, naming the field (produtos[1].quantidade: ...).
+	MetaRejectedReason = "sales_rejected_reason"
+)
+
+func aggregateSpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Beta().
+		Categories("Windowing").
+		Summary("Totals sales orders per product (units, orders, value in centavos) and emits snapshots of the totals; with a state topic, exactly once across crashes and rebalances, over any number of consumers.").
+		Description(`
+Each message must be an order as fixed by docs/CONTRACT.md. It is decoded strictly; a valid order adds to the totals of every product it contains: `+"`quantidade`"+` (units), `+"`pedidos`"+` (orders containing the product) and `+"`valor_total`"+` (exact, in centavos). Memory grows with the number of products and partitions, not of orders.
+
+== Why a buffer
+
+A processor only runs when a message arrives and must answer for that message: it cannot emit on a timer, cannot emit when the input ends, and cannot keep a message's acknowledgement until the totals it changed are durable. A buffer sits between the input and the pipeline and can do all three, so the aggregation is a buffer. The pipeline and the outputs then see only what this buffer emits: snapshots and rejected records.
+
+== State per partition, kept on Kafka
+
+Totals are kept per Kafka topic-partition, from the positions the `+"`kafka_franz`"+` input reports in each message's context (never from metadata, which record headers can set). With `+"`state_topic`"+`, the state of each partition (its topic ID, the next offset to count, the lowest offset whose rejected record may still be on its way to the output, the per-product totals and the counts) is written to that compacted topic, one record per partition, the way Kafka Streams keeps its state stores; the topic is created when missing (`+"`cleanup.policy=compact`"+`). Input messages are acknowledged only once the state that counts them is on the broker.
+
+The input must be a `+"`kafka_franz`"+` with a `+"`consumer_group`"+`: when the group assigns a partition, this buffer restores the partition's state from the state topic and the input reads on from there (the group's committed offsets are only for lag tools). A partition with no state is read from its beginning. Since a partition's state is a function of its records up to the stored offset alone, any state written by any member, even one that lost the partition without noticing (frozen past the session timeout), is a correct state: the totals can never count a record twice or skip one, and no local disk is needed, so a consumer can run on any machine.
+
+Every member reads the whole state topic, so each snapshot holds the totals over all partitions of the topic: its own partitions live, the others as their owners last wrote them. N members print the same complete totals once the stream is quiet. Each snapshot lists, per partition, the next offset it covers and the member that owns it.
+
+The state records the topic's ID: a topic deleted and created again under the same name is detected when its partitions are assigned (or when a fetch shows the new ID) and the process stops with a message naming the topic and both IDs; `+"`vendas-connect reset-state`"+` deletes the state topic to start the totals afresh. A stored offset the partition no longer has (truncated, or records deleted by retention before they were counted) stops the process the same way.
+
+Without `+"`state_topic`"+` the totals live in memory: with a `+"`kafka_franz`"+` input every assigned partition is read from its beginning (the group's offsets are ignored), so a member's totals are exact for the partitions it owns; with any other input messages are counted in arrival order.
+
+== Snapshots
+
+A snapshot is one message of JSON, with metadata `+"`"+MetaSnapshot+`: true`+"`"+`:
+
+`+"```json"+`
+{"pedidos":3,"rejeitados":1,"valor_total":7499.80,"produtos":[{"produto":"Notebook","quantidade":2,"pedidos":2,"valor_total":6999.80},{"produto":"Mouse","quantidade":5,"pedidos":1,"valor_total":500.00}],"modo":"complete","offsets":{"vendas_ecommerce":{"0":3}},"particoes":[{"topico":"vendas_ecommerce","particao":0,"proximo_offset":4,"dono":"host-a/4242"}],"emitido_em":"2026-11-24T18:04:01-03:00","sequencia":7}
+`+"```"+`
+
+Money always has two decimals and is never rounded through a float. In `+"`complete`"+` mode every product is listed, by value descending then by name; in `+"`update`"+` mode only the products changed since the previous snapshot (counts, the grand total and the partitions are always complete). `+"`offsets`"+` holds, per topic and partition, the last offset in the totals; `+"`particoes`"+` the next offset to count and the owner.
+
+A snapshot is emitted every `+"`interval`"+` if anything changed since the previous one (a quiet stream prints nothing), and once more when the input ends: that last one is always `+"`complete`"+` and covers every order read.
+
+== Rejected records
+
+A record that is not a valid order (not JSON, a field missing or of the wrong type, `+"`quantidade`"+` below 1, `+"`preco_unitario`"+` not above 0, `+"`valor_total`"+` not the sum of the products, a bad date, an invalid CPF, a product name too long or with control characters) never touches the totals. It is counted in `+"`rejeitados`"+` and emitted as its own message: the original bytes, the original metadata, plus `+"`"+MetaRejectedReason+"`"+` naming the field and the problem. Route it with a `+"`switch`"+` output (see the examples). A rejected record that is not acknowledged downstream is emitted again after a back-off (1s doubling to 1m). With `+"`state_topic`"+` a rejected record reaches the output at least once across crashes: the stored state keeps the lowest offset whose rejected record is not yet delivered, and a new owner reads again from there, counting nothing twice.
+
+== Metrics
+
+`+"`sales_orders_applied`, `sales_records_rejected`, `sales_duplicates_skipped`, `sales_stale_skipped`, `sales_snapshots_emitted`"+` (counters), `+"`sales_products`, `sales_partitions_owned`"+` (gauges) and, with `+"`state_topic`"+`, `+"`sales_commit_latency_ns`"+` (timer).
+`).
+		Fields(
+			service.NewStringEnumField(fieldMode, modeComplete, modeUpdate).
+				Description("Which products a periodic snapshot lists: `complete` every product, `update` only those changed since the previous snapshot. The snapshot at the end of the input is always complete.").
+				Default(modeComplete).
+				Example(modeUpdate),
+			service.NewDurationField(fieldInterval).
+				Description("How often a snapshot is emitted, when something changed since the previous one. `0s` emits only when the input ends.").
+				Default("2s").
+				Example("500ms").Example("0s"),
+			service.NewStringField(fieldStateTopic).
+				Description("The compacted Kafka topic that holds the state of every partition, on the cluster of the `kafka_franz` input (which must have a `consumer_group`). Created when missing. Empty keeps the totals in memory only.").
+				Default("").
+				Example("vendas_ecommerce_totais"),
+			service.NewStringField(fieldStateDir).
+				Description("Removed: the state now lives on Kafka (`state_topic`). A non-empty value is refused at start, so that a configuration written for the local state is not run without it unnoticed.").
+				Default("").
+				Advanced(),
+			service.NewStringListField(fieldTopics).
+				Description("The Kafka topics the totals are built from. A partition of another topic assigned to this member stops the process. Empty accepts the topics of the input.").
+				Default([]any{}).
+				Example([]string{"vendas_ecommerce"}),
+			service.NewIntField(fieldMaxPending).
+				Description("With `state_topic`, the most records counted but not yet on the broker; the input waits while this many are pending. Higher absorbs a slower broker, lower bounds what is read again after a crash.").
+				Default(65536).
+				Example(4096).
+				Advanced(),
+		).
+		Example("Totals from Kafka to stdout, rejected records to a dead-letter topic",
+			"Counts every order exactly once across crashes and rebalances with any number of members, prints a table every two seconds and sends invalid records to `vendas_ecommerce_dlq` with the reason as a header.",
+			`
+input:
+  kafka_franz:
+    seed_brokers: [ "${KAFKA_BROKERS:localhost:9092}" ]
+    topics: [ "${KAFKA_TOPIC:vendas_ecommerce}" ]
+    consumer_group: vendas-totais
+    checkpoint_limit: 16384 # messages wait for the state write before their ack
+    batching:
+      count: 1024
+      period: 50ms
+
+buffer:
+  sales_aggregate:
+    interval: 2s
+    state_topic: "${KAFKA_TOPIC:vendas_ecommerce}_totais"
+
+pipeline:
+  threads: 1
+  processors:
+    - sales_report:
+        format: "${OUTPUT_FORMAT:table}"
+
+output:
+  switch:
+    cases:
+      - check: '@`+MetaRejectedReason+` != null'
+        output:
+          kafka_franz:
+            seed_brokers: [ "${KAFKA_BROKERS:localhost:9092}" ]
+            topic: "${KAFKA_TOPIC:vendas_ecommerce}_dlq"
+            metadata:
+              include_patterns: [ "`+MetaRejectedReason+`" ]
+      - output:
+          stdout: {}
+`).
+		Example("Totals of a file, in memory",
+			"Reads orders one per line and prints the final totals as JSON when the file ends.",
+			`
+input:
+  file:
+    paths: [ ./orders.jsonl ]
+    scanner:
+      lines: {}
+
+buffer:
+  sales_aggregate:
+    interval: 0s
+
+output:
+  stdout: {}
+`)
+}

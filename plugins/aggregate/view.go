@@ -1,0 +1,205 @@
+package aggregate
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vendas-connect/vendas-connect/plugins/order"
+)
+
+// snapshotView adds up the partitions into the totals a snapshot shows, and
+// remembers the previous ones for update mode.
+type snapshotView struct {
+	totals map[string]*ProductTotals
+	prev   map[string]ProductTotals
+	rows   []*ProductTotals
+	parts  []viewPart
+	seq    uint64
+}
+
+// viewPart is one partition as a snapshot shows it.
+type viewPart struct {
+	tp    TopicPartition
+	next  int64
+	owner string
+}
+
+func (v *snapshotView) init() {
+	v.totals = map[string]*ProductTotals{}
+	v.prev = map[string]ProductTotals{}
+}
+
+func (v *snapshotView) add(p *ProductTotals) {
+	t := v.totals[p.Name]
+	if t == nil {
+		t = &ProductTotals{Name: p.Name}
+		v.totals[p.Name] = t
+	}
+	t.Units += p.Units
+	t.Orders += p.Orders
+	t.Value += p.Value
+}
+
+// appendSnapshotLocked writes a snapshot of every partition: the ones this
+// member counts as they are now, the others as the state topic last showed
+// them, and the records that came without a Kafka position.
+func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Time) []byte {
+	v := &b.view
+	for _, t := range v.totals {
+		*t = ProductTotals{Name: t.Name}
+	}
+	v.parts = v.parts[:0]
+	var orders, rejected int64
+	addAgg := func(a *Aggregator) {
+		orders += a.orders
+		rejected += a.rejected
+		for i := range a.products {
+			v.add(&a.products[i].ProductTotals)
+		}
+	}
+	addAgg(b.mem)
+	for _, lp := range b.parts {
+		if !lp.live {
+			continue
+		}
+		addAgg(lp.agg)
+		v.parts = append(v.parts, viewPart{tp: lp.tp, next: lp.next, owner: b.member})
+	}
+	if b.cl != nil {
+		b.cl.each(func(s *partitionState) {
+			if lp := b.parts[s.tp()]; lp != nil && lp.live {
+				return
+			}
+			if lp := b.parts[s.tp()]; lp != nil && lp.next > s.Next {
+				// Revoked here, and our last write is not read back yet.
+				addAgg(lp.agg)
+				v.parts = append(v.parts, viewPart{tp: lp.tp, next: lp.next, owner: b.member})
+				return
+			}
+			orders += s.Orders
+			rejected += s.Rejected
+			for i := range s.Products {
+				v.add(&s.Products[i])
+			}
+			v.parts = append(v.parts, viewPart{tp: s.tp(), next: s.Next, owner: s.Writer})
+		})
+	}
+
+	v.rows = v.rows[:0]
+	var value order.Cents
+	for name, t := range v.totals {
+		value += t.Value
+		if t.Units == 0 && t.Orders == 0 && t.Value == 0 {
+			continue
+		}
+		if mode == ModeUpdate {
+			if p, ok := v.prev[name]; ok && p == *t {
+				continue
+			}
+		}
+		v.rows = append(v.rows, t)
+	}
+	for name, t := range v.totals {
+		v.prev[name] = *t
+	}
+	slices.SortFunc(v.rows, byValueDesc)
+	slices.SortFunc(v.parts, func(x, y viewPart) int {
+		if c := strings.Compare(x.tp.Topic, y.tp.Topic); c != 0 {
+			return c
+		}
+		return int(x.tp.Partition) - int(y.tp.Partition)
+	})
+	v.seq++
+
+	dst = appendSnapshotHead(dst, orders, rejected, value)
+	for i, t := range v.rows {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendProductJSON(dst, t)
+	}
+	dst = append(dst, `],"modo":"`...)
+	dst = append(dst, mode.String()...)
+	dst = append(dst, `","offsets":{`...)
+	for i, p := range v.parts {
+		if i == 0 || p.tp.Topic != v.parts[i-1].tp.Topic {
+			if i > 0 {
+				dst = append(dst, "},"...)
+			}
+			dst = order.AppendString(dst, p.tp.Topic)
+			dst = append(dst, ":{"...)
+		} else {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = strconv.AppendInt(dst, int64(p.tp.Partition), 10)
+		dst = append(dst, `":`...)
+		dst = strconv.AppendInt(dst, p.next-1, 10)
+	}
+	if len(v.parts) > 0 {
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `},"particoes":[`...)
+	for i, p := range v.parts {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"topico":`...)
+		dst = order.AppendString(dst, p.tp.Topic)
+		dst = append(dst, `,"particao":`...)
+		dst = strconv.AppendInt(dst, int64(p.tp.Partition), 10)
+		dst = append(dst, `,"proximo_offset":`...)
+		dst = strconv.AppendInt(dst, p.next, 10)
+		dst = append(dst, `,"dono":`...)
+		dst = order.AppendString(dst, p.owner)
+		dst = append(dst, '}')
+	}
+	return appendSnapshotTail(dst, "]", now, v.seq)
+}
+
+func byValueDesc(p, q *ProductTotals) int {
+	if p.Value != q.Value {
+		if p.Value > q.Value {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(p.Name, q.Name)
+}
+
+// appendSnapshotHead writes a snapshot up to the opening of "produtos".
+func appendSnapshotHead(dst []byte, orders, rejected int64, value order.Cents) []byte {
+	dst = append(dst, `{"pedidos":`...)
+	dst = strconv.AppendInt(dst, orders, 10)
+	dst = append(dst, `,"rejeitados":`...)
+	dst = strconv.AppendInt(dst, rejected, 10)
+	dst = append(dst, `,"valor_total":`...)
+	dst = value.AppendJSON(dst)
+	return append(dst, `,"produtos":[`...)
+}
+
+// appendSnapshotTail closes what is open (closing) and writes emitido_em and
+// sequencia.
+func appendSnapshotTail(dst []byte, closing string, now time.Time, seq uint64) []byte {
+	dst = append(dst, closing...)
+	dst = append(dst, `,"emitido_em":"`...)
+	dst = now.In(order.SaoPaulo).AppendFormat(dst, time.RFC3339)
+	dst = append(dst, `","sequencia":`...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	return append(dst, '}')
+}
+
+// appendProductJSON writes one product of a snapshot or a state record.
+func appendProductJSON(dst []byte, p *ProductTotals) []byte {
+	dst = append(dst, `{"produto":`...)
+	dst = order.AppendString(dst, p.Name)
+	dst = append(dst, `,"quantidade":`...)
+	dst = strconv.AppendInt(dst, p.Units, 10)
+	dst = append(dst, `,"pedidos":`...)
+	dst = strconv.AppendInt(dst, p.Orders, 10)
+	dst = append(dst, `,"valor_total":`...)
+	dst = p.Value.AppendJSON(dst)
+	return append(dst, '}')
+}
