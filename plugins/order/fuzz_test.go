@@ -3,8 +3,10 @@ package order
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 )
 
 // FuzzDecode: the decoder never panics, and whatever it accepts re-encodes
@@ -14,6 +16,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"id_ordem":"x"}`))
 	f.Add([]byte(`{"produtos":[{"nome":"\u00e9","quantidade":1,"preco_unitario":0.01}]}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"id_ordem":"a\u202e","documento_cliente":"529.982.247-25","produtos":[{"nome":"A\ud800\u001b\u0085","quantidade":1,"preco_unitario":1}],"valor_total":1,"data_hora_venda":"04/11/2018 00:30:00"}`))
 	d := NewDecoder()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var o Order
@@ -22,6 +25,14 @@ func FuzzDecode(f *testing.F) {
 		}
 		if o.Total != o.ItemsTotal() {
 			t.Fatalf("accepted an order whose total %s differs from its items %s", o.Total, o.ItemsTotal())
+		}
+		for _, it := range o.Items {
+			if n := utf8.RuneCountInString(it.Name); n > MaxNameRunes || !utf8.ValidString(it.Name) || strings.ContainsFunc(it.Name, IsControlRune) {
+				t.Fatalf("accepted the name %q", it.Name)
+			}
+		}
+		if !utf8.ValidString(o.ID) || strings.ContainsFunc(o.ID, IsControlRune) {
+			t.Fatalf("accepted the id %q", o.ID)
 		}
 		again, err := Decode(o.AppendJSON(nil))
 		if err != nil {
