@@ -44,8 +44,10 @@ func LocalTimeOf(t time.Time) LocalTime {
 // clocks showed twice, when daylight saving time ended, is its first
 // occurrence (still in daylight time), as RFC 5545 reads it.
 func (l LocalTime) Time() time.Time {
-	if sh := shiftAt(l.wallSeconds()); sh != nil && sh.to < sh.from {
-		return time.Unix(l.wallSeconds()-int64(sh.from), 0).In(SaoPaulo)
+	if y := int(l.Year); y >= shiftFirstYear && y <= shiftLastYear {
+		if sh := shiftAt(l.wallSeconds()); sh != nil && sh.to < sh.from {
+			return time.Unix(l.wallSeconds()-int64(sh.from), 0).In(SaoPaulo)
+		}
 	}
 	return time.Date(int(l.Year), time.Month(l.Month), int(l.Day), int(l.Hour), int(l.Minute), int(l.Second), 0, SaoPaulo)
 }
