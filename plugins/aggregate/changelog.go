@@ -219,7 +219,21 @@ func (c *changelog) create(ctx context.Context, partitions int32) error {
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("state topic %s: creating it: %w", c.topic, err)
 	}
-	return nil
+	// A topic just created is not in every broker's metadata at once.
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		ends, err := c.adm.ListEndOffsets(ctx, c.topic)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("state topic %s: waiting for it to be usable: %w", c.topic, err)
+		case <-time.After(wait):
+		}
+	}
 }
 
 // read follows the changelog for as long as it is open.
