@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -217,6 +218,25 @@ func pingClient(ctx context.Context, cl *kgo.Client) error {
 	return nil
 }
 
+// connectCheck is what Connect runs on a new client, in the input and the
+// output alike. It first probes the seed brokers, so that an address that
+// answers but is not a Kafka broker (an HTTP server, a TLS listener dialled
+// without TLS) is named within seconds instead of a bare "i/o timeout" 20s
+// later; then it pings the cluster. When the brokers refuse our credentials
+// it ends the process (exitOnAuthFailure): retrying cannot fix that. Other
+// errors are returned for the caller to retry with back-off.
+func connectCheck(ctx context.Context, cl *kgo.Client, log *service.Logger, component string) error {
+	seeds, _ := cl.OptValue(kgo.SeedBrokers).([]string)
+	tlsConf, _ := cl.OptValue(kgo.DialTLSConfig).(*tls.Config)
+	if err := checkSeedBrokers(ctx, seeds, tlsConf, probeTimeout); err != nil {
+		return exitOnAuthFailure(log, component, fmt.Errorf("connect to seed brokers: %w", err))
+	}
+	if err := cl.Ping(ctx); err != nil {
+		return exitOnAuthFailure(log, component, fmt.Errorf("ping brokers: %w", err))
+	}
+	return nil
+}
+
 // isAuthErr tells the errors that retrying cannot fix: SASL and TLS failures.
 func isAuthErr(err error) bool {
 	var certErr *tls.CertificateVerificationError
@@ -229,9 +249,18 @@ func isAuthErr(err error) bool {
 }
 
 // kgoLogger routes franz-go logs (broker connection failures, group changes)
-// to the component logger.
+// to the component logger. Its warnings and errors repeat on every retry
+// (several a second while a broker is away), so each kind is logged at most
+// once a minute.
 type kgoLogger struct {
-	log *service.Logger
+	log     *service.Logger
+	limOnce sync.Once
+	lim     *LogLimiter
+}
+
+func (l *kgoLogger) limiter() *LogLimiter {
+	l.limOnce.Do(func() { l.lim = NewLogLimiter(l.log, DefaultLogEvery) })
+	return l.lim
 }
 
 func (l *kgoLogger) Level() kgo.LogLevel {
@@ -249,9 +278,9 @@ func (l *kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	}
 	switch level {
 	case kgo.LogLevelError:
-		l.log.Error(b.String())
+		l.limiter().keyed(levelError, msg, b.String())
 	case kgo.LogLevelWarn:
-		l.log.Warn(b.String())
+		l.limiter().keyed(levelWarn, msg, b.String())
 	case kgo.LogLevelInfo:
 		l.log.Debug(b.String())
 	default:

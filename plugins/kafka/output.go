@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"unicode/utf8"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -27,6 +32,19 @@ const (
 	fieldMaxInFlight            = "max_in_flight"
 	fieldTimeout                = "timeout"
 	fieldMaxMessageBytes        = "max_message_bytes"
+	fieldOversized              = "oversized"
+)
+
+// Values of the oversized field.
+const (
+	oversizedFail     = "fail"
+	oversizedTruncate = "truncate"
+)
+
+// Headers of a record that oversized: truncate cut to fit.
+const (
+	headerTruncated    = "kafka_truncated"
+	headerOriginalSize = "kafka_original_size"
 )
 
 // Partitioner names accepted by the partitioner field.
@@ -139,6 +157,14 @@ func outputFields() []*service.ConfigField {
 				Example("100MB").
 				Example("50mib").
 				Advanced(),
+			service.NewStringAnnotatedEnumField(fieldOversized, map[string]string{
+				oversizedFail:     "The record fails with a clear error and is retried with back-off (1s, 2s, 4s ... every 30s): the pipeline stops there until the limit is raised. Nothing is lost or changed.",
+				oversizedTruncate: "The record is written with its value cut so that it fits (in `max_message_bytes`, or in the topic's `max.message.bytes` when the broker's limit is the smaller), and with the headers `" + headerTruncated + ": true` and `" + headerOriginalSize + ": <bytes of the whole value>`. Meant for a dead letter queue, where a record that cannot be written would hold up every record after it.",
+			}).
+				Description("What to do with a record that the client (`max_message_bytes`) or the broker (`MESSAGE_TOO_LARGE`) refuses for its size.").
+				Default(oversizedFail).
+				Example(oversizedTruncate).
+				Advanced(),
 		},
 	)
 }
@@ -177,6 +203,21 @@ type franzWriter struct {
 	mBytes    *service.MetricCounter
 	mErrors   *service.MetricCounter
 
+	maxBytes int
+	truncate bool
+
+	logs        *LogLimiter
+	connBackoff *retryBackoff
+	sizeBackoff *retryBackoff
+
+	// purges counts the topics purged from the client after UNKNOWN_TOPIC_ID,
+	// so that of several batches failing at once only one purges.
+	purgeMu sync.Mutex
+	purges  atomic.Uint64
+
+	limitsMu sync.Mutex
+	limits   map[string]int // topic -> its max.message.bytes
+
 	mu     sync.RWMutex
 	client *kgo.Client
 }
@@ -187,6 +228,11 @@ func newFranzWriterFromConfig(conf *service.ParsedConfig, mgr *service.Resources
 		mProduced: mgr.Metrics().NewCounter("kafka_produced_records", "topic"),
 		mBytes:    mgr.Metrics().NewCounter("kafka_produced_bytes", "topic"),
 		mErrors:   mgr.Metrics().NewCounter("kafka_produce_errors", "topic"),
+
+		logs:        NewLogLimiter(mgr.Logger(), DefaultLogEvery),
+		connBackoff: newRetryBackoff(),
+		sizeBackoff: newRetryBackoff(),
+		limits:      map[string]int{},
 	}
 
 	opts, _, err := connectionOptsFromConfig(conf, mgr.Logger())
@@ -293,6 +339,19 @@ func newFranzWriterFromConfig(conf *service.ParsedConfig, mgr *service.Resources
 		return nil, err
 	}
 	opts = append(opts, kgo.ProducerBatchMaxBytes(maxBytes))
+	w.maxBytes = int(maxBytes)
+
+	oversized, err := conf.FieldString(fieldOversized)
+	if err != nil {
+		return nil, err
+	}
+	switch oversized {
+	case oversizedFail:
+	case oversizedTruncate:
+		w.truncate = true
+	default:
+		return nil, fmt.Errorf("field %s: unknown value %q, expected %s or %s", fieldOversized, oversized, oversizedFail, oversizedTruncate)
+	}
 
 	w.clientOpts = opts
 	return w, nil
@@ -310,10 +369,13 @@ func (w *franzWriter) Connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create kafka client: %w", err)
 	}
-	if err := pingClient(ctx, cl); err != nil {
+	if err := connectCheck(ctx, cl, w.log, "kafka_franz output"); err != nil {
 		cl.Close()
-		return err
+		// Benthos retries Connect after the wait we give it and logs each
+		// failure: 1s, 2s, 4s ... then every 30s.
+		return service.NewErrBackOff(err, w.connBackoff.Next())
 	}
+	w.connBackoff.Reset()
 	w.client = cl
 	return nil
 }
@@ -338,21 +400,25 @@ func (w *franzWriter) WriteBatch(ctx context.Context, batch service.MessageBatch
 		if err != nil {
 			return fmt.Errorf("message %d: %w", i, err)
 		}
+		if w.truncate {
+			// Cut now what the client would refuse anyway.
+			if t, ok := truncateRecord(r, w.maxBytes); ok {
+				w.logTruncated(r, t, w.maxBytes, fieldMaxMessageBytes)
+				r = t
+			}
+		}
 		records[i] = r
 	}
 
-	errs := make([]error, len(records))
-	var wg sync.WaitGroup
-	wg.Add(len(records))
-	for i, r := range records {
-		cl.Produce(ctx, r, func(r *kgo.Record, err error) {
-			errs[i] = err
-			wg.Done()
-		})
+	purgesBefore := w.purges.Load()
+	errs := produceAll(ctx, cl, records)
+	errs = w.recoverUnknownTopicIDs(ctx, cl, records, errs, purgesBefore)
+	if w.truncate {
+		w.truncateRefused(ctx, cl, records, errs)
 	}
-	wg.Wait()
 
 	var bErr *service.BatchError
+	tooLarge := 0
 	for i, err := range errs {
 		r := records[i]
 		if err == nil {
@@ -364,16 +430,213 @@ func (w *franzWriter) WriteBatch(ctx context.Context, batch service.MessageBatch
 			return service.ErrNotConnected
 		}
 		w.mErrors.Incr(1, r.Topic)
+		if isTooLarge(err) {
+			tooLarge++
+			w.logs.Errorf("kafka_franz output: a record of %d bytes (value %d bytes) to topic %s is larger than the limit (%s: %d bytes, and the topic's max.message.bytes on the broker): %v. "+
+				"It is retried with back-off and will never fit as it is: raise the limits, or set %s: %s to write it cut to size",
+				recordSize(r), len(r.Value), r.Topic, fieldMaxMessageBytes, w.maxBytes, err, fieldOversized, oversizedTruncate)
+		}
 		err = fmt.Errorf("produce to topic %s partition %d: %w", r.Topic, r.Partition, err)
 		if bErr == nil {
 			bErr = service.NewBatchError(batch, err)
 		}
 		bErr.Failed(i, err)
 	}
+	if tooLarge > 0 {
+		// Benthos sends a refused batch again at once: without this wait a
+		// record that can never fit would be retried in a busy loop.
+		_ = sleepOrDone(ctx, w.sizeBackoff.Next())
+	} else {
+		w.sizeBackoff.Reset()
+	}
 	if bErr != nil {
 		return bErr
 	}
 	return nil
+}
+
+// produceAll produces every record and waits for all of their results.
+func produceAll(ctx context.Context, cl *kgo.Client, records []*kgo.Record) []error {
+	errs := make([]error, len(records))
+	var wg sync.WaitGroup
+	wg.Add(len(records))
+	for i, r := range records {
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			errs[i] = err
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
+// maxTopicIDRetries bounds how often one batch is produced again after a
+// purge; past it the records go back to the pipeline, which retries them.
+const maxTopicIDRetries = 3
+
+// recoverUnknownTopicIDs handles a topic that was deleted and created again
+// (or a broker that restarted without its data): franz-go keeps the old topic
+// ID and fails every record with UNKNOWN_TOPIC_ID until the topic is purged
+// from the client. It purges the topics concerned (once, however many batches
+// fail at the same time) and produces those records again, to the new topic;
+// records that still fail keep their error and are retried by the pipeline.
+// No record is reported as written unless the broker acknowledged it.
+func (w *franzWriter) recoverUnknownTopicIDs(ctx context.Context, cl *kgo.Client, records []*kgo.Record, errs []error, purgesBefore uint64) []error {
+	for range maxTopicIDRetries {
+		var again []int
+		topics := map[string]bool{}
+		for i, err := range errs {
+			switch {
+			case err == nil:
+			case isUnknownTopicID(err):
+				topics[records[i].Topic] = true
+				again = append(again, i)
+			case w.purges.Load() != purgesBefore && !errors.Is(err, kgo.ErrClientClosed) && ctx.Err() == nil:
+				// Failed by a purge that another batch made ("topic purged
+				// while buffered").
+				again = append(again, i)
+			}
+		}
+		if len(again) == 0 {
+			return errs
+		}
+		if len(topics) > 0 {
+			w.purgeMu.Lock()
+			if w.purges.Load() == purgesBefore {
+				names := slices.Sorted(maps.Keys(topics))
+				cl.PurgeTopicsFromProducing(names...)
+				w.purges.Add(1)
+				w.logs.Warnf("kafka_franz output: topic %s was deleted and created again, or the broker lost it (UNKNOWN_TOPIC_ID): forgetting its old ID and writing the records that failed to the new topic", strings.Join(names, ", "))
+			}
+			w.purgeMu.Unlock()
+		}
+		purgesBefore = w.purges.Load()
+		retry := make([]*kgo.Record, len(again))
+		for j, i := range again {
+			retry[j] = copyRecord(records[i])
+		}
+		for j, err := range produceAll(ctx, cl, retry) {
+			i := again[j]
+			records[i], errs[i] = retry[j], err
+		}
+	}
+	return errs
+}
+
+// copyRecord is a fresh record with r's content, to produce again.
+func copyRecord(r *kgo.Record) *kgo.Record {
+	return &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers, Partition: r.Partition}
+}
+
+// truncateRefused writes again, cut to fit, the records that the broker
+// refused as too large although they fit max_message_bytes: the topic's own
+// max.message.bytes is smaller. Each goes alone, so that no batch of several
+// records can be too large again.
+func (w *franzWriter) truncateRefused(ctx context.Context, cl *kgo.Client, records []*kgo.Record, errs []error) {
+	for i, err := range errs {
+		if !isTooLarge(err) {
+			continue
+		}
+		r := records[i]
+		limit := w.topicLimit(ctx, cl, r.Topic, recordSize(r))
+		rec := copyRecord(r)
+		if t, ok := truncateRecord(r, limit); ok {
+			w.logTruncated(r, t, limit, "the topic's max.message.bytes")
+			rec = t
+		}
+		if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			errs[i] = err
+			continue
+		}
+		records[i], errs[i] = rec, nil
+	}
+}
+
+// topicLimit is the largest record batch the broker accepts for topic: its
+// max.message.bytes, asked once and remembered. When the broker does not
+// tell, half of refused (the size of the record it refused) is tried.
+func (w *franzWriter) topicLimit(ctx context.Context, cl *kgo.Client, topic string, refused int) int {
+	w.limitsMu.Lock()
+	limit, ok := w.limits[topic]
+	w.limitsMu.Unlock()
+	if !ok {
+		if rcs, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, topic); err == nil {
+			if rc, err := rcs.On(topic, nil); err == nil && rc.Err == nil {
+				for _, c := range rc.Configs {
+					if c.Key != "max.message.bytes" || c.Value == nil {
+						continue
+					}
+					if n, err := strconv.Atoi(*c.Value); err == nil && n > 0 {
+						limit, ok = n, true
+					}
+				}
+			}
+		}
+		if ok {
+			w.limitsMu.Lock()
+			w.limits[topic] = limit
+			w.limitsMu.Unlock()
+		}
+	}
+	if !ok {
+		return min(w.maxBytes, refused/2)
+	}
+	return min(w.maxBytes, limit)
+}
+
+func (w *franzWriter) logTruncated(orig, cut *kgo.Record, limit int, what string) {
+	w.logs.Warnf("kafka_franz output: a record to topic %s of %d bytes (value %d bytes) is larger than %s (%d bytes): writing it with its value cut to %d bytes and the header %s: true",
+		orig.Topic, recordSize(orig), len(orig.Value), what, limit, len(cut.Value), headerTruncated)
+}
+
+// recordBatchOverhead is the size of a record batch around its records (see
+// franz-go's sink.go); varintMax the most bytes of one varint.
+const (
+	recordBatchOverhead = 65
+	varintMax           = 5
+)
+
+// recordSize is an upper bound of the bytes r takes alone in a record batch,
+// as franz-go and the broker count them against max.message.bytes.
+func recordSize(r *kgo.Record) int {
+	n := recordBatchOverhead +
+		varintMax + // record length
+		1 + // attributes
+		2*varintMax + // timestamp delta (a varlong) and offset delta
+		varintMax + len(r.Key) +
+		varintMax + len(r.Value) +
+		varintMax // header count
+	for _, h := range r.Headers {
+		n += 2*varintMax + len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// truncateRecord returns a copy of r whose value is cut so that the record,
+// with the headers kafka_truncated and kafka_original_size added, fits in
+// limit bytes. It returns false when r already fits, or when its key and
+// headers alone do not fit (nothing to cut then: the record fails as it is).
+func truncateRecord(r *kgo.Record, limit int) (*kgo.Record, bool) {
+	if recordSize(r) <= limit {
+		return nil, false
+	}
+	t := copyRecord(r)
+	t.Headers = append(slices.Clip(r.Headers),
+		kgo.RecordHeader{Key: headerTruncated, Value: []byte("true")},
+		kgo.RecordHeader{Key: headerOriginalSize, Value: strconv.AppendInt(nil, int64(len(r.Value)), 10)},
+	)
+	t.Value = nil
+	room := limit - recordSize(t)
+	if room < 0 {
+		return nil, false
+	}
+	cut := r.Value[:room]
+	// Do not end inside a UTF-8 sequence: the value is text more often than not.
+	for len(cut) > 0 && len(cut) < len(r.Value) && !utf8.RuneStart(r.Value[len(cut)]) {
+		cut = cut[:len(cut)-1]
+	}
+	t.Value = cut
+	return t, true
 }
 
 func (w *franzWriter) messageToRecord(msg *service.Message) (*kgo.Record, error) {

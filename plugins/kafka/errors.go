@@ -1,0 +1,104 @@
+package kafka
+
+import (
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
+
+// exitFatal is the process status when a Kafka component stops the process
+// because retrying cannot help (authentication refused).
+const exitFatal = 1
+
+// exitGrace is how long the default exit waits before ending the process,
+// so that the last log lines, which main copies from a pipe to stderr, are
+// out. SetExitFunc replaces the default with an exit that flushes the logs.
+const exitGrace = 200 * time.Millisecond
+
+var (
+	exitMu sync.Mutex
+	// exitHook ends the process. Under `go test` the default one does not end
+	// the test binary (a test of a wrong password must not kill the other
+	// tests); tests that observe the exit replace it with setExitHook.
+	exitHook = defaultExit
+)
+
+func defaultExit(code int) {
+	if testing.Testing() {
+		return
+	}
+	time.Sleep(exitGrace)
+	os.Exit(code)
+}
+
+// SetExitFunc sets how a kafka_franz component ends the process when it
+// cannot go on (the brokers refuse our credentials): main passes a function
+// that flushes its logs and then calls os.Exit(code). The default waits a
+// moment for the logs and calls os.Exit.
+func SetExitFunc(fn func(code int)) {
+	setExitHook(fn)
+}
+
+// setExitHook replaces the exit function and returns a function restoring
+// the previous one.
+func setExitHook(fn func(int)) (restore func()) {
+	exitMu.Lock()
+	prev := exitHook
+	exitHook = fn
+	exitMu.Unlock()
+	return func() {
+		exitMu.Lock()
+		exitHook = prev
+		exitMu.Unlock()
+	}
+}
+
+func exitProcess(code int) {
+	exitMu.Lock()
+	fn := exitHook
+	exitMu.Unlock()
+	fn(code)
+}
+
+// exitOnAuthFailure ends the process with a clear message when err is an
+// authentication failure (a SASL user or password the broker refuses, a TLS
+// certificate that does not verify): retrying cannot fix those, and a
+// pipeline that retried them forever would look alive while doing nothing.
+// Other errors are left to the caller, which retries them. component names
+// the plugin in the message ("kafka_franz output"). It returns err, for the
+// case where the exit hook returned (tests).
+//
+// The kafka_franz input and output both call it on every failed connection.
+func exitOnAuthFailure(log *service.Logger, component string, err error) error {
+	if err == nil || !isAuthErr(err) {
+		return err
+	}
+	if log != nil {
+		log.Errorf("%s: the Kafka brokers refused our credentials, stopping: %v. "+
+			"Retrying cannot fix this: check the sasl mechanism, username and password "+
+			"(KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD in the shipped configs) "+
+			"or the TLS settings (KAFKA_TLS)", component, err)
+	}
+	exitProcess(exitFatal)
+	return err
+}
+
+// isTooLarge tells a record that the client or the broker refuses for its
+// size: retrying it as it is can never succeed.
+func isTooLarge(err error) bool {
+	return errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge)
+}
+
+// isUnknownTopicID tells a produce that failed because the client holds the
+// ID of a topic that was deleted and created again (or of a broker that
+// restarted without its data): franz-go keeps failing it until the topic is
+// purged from the client.
+func isUnknownTopicID(err error) bool {
+	return errors.Is(err, kerr.UnknownTopicID)
+}
