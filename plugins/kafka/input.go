@@ -405,7 +405,7 @@ func newFranzReaderFromConfig(conf *service.ParsedConfig, mgr *service.Resources
 	}
 
 	r.clientOpts = opts
-	registerInput(mgr, &InputInfo{Group: r.group, Topics: topics, ConnOpts: connOpts})
+	RegisterInput(mgr, &InputInfo{Group: r.group, Topics: topics, ConnOpts: connOpts})
 	return r, nil
 }
 

@@ -62,7 +62,14 @@ func TestInputMetadata(t *testing.T) {
 		Key:       []byte("order-1"),
 		Value:     []byte(`{"id_ordem":"order-1"}`),
 		Timestamp: ts,
-		Headers:   []kgo.RecordHeader{{Key: "origin", Value: []byte("test")}},
+		Headers: []kgo.RecordHeader{
+			{Key: "origin", Value: []byte("test")},
+			// Headers named like the input's own keys cannot stand in for
+			// what the broker reported; they are kept under another name.
+			{Key: MetaOffset, Value: []byte("1000000")},
+			{Key: MetaPartition, Value: []byte("abc")},
+			{Key: MetaTopic, Value: []byte("outro")},
+		},
 	})
 	cl.Close()
 	require.NoError(t, res.FirstErr())
@@ -88,6 +95,10 @@ func TestInputMetadata(t *testing.T) {
 		MetaTimestampMs:   "1764000000123",
 		MetaTombstone:     "false",
 		"origin":          "test",
+
+		HeaderPrefix + MetaOffset:    "1000000",
+		HeaderPrefix + MetaPartition: "abc",
+		HeaderPrefix + MetaTopic:     "outro",
 	}
 	for k, v := range want {
 		got, ok := m.MetaGet(k)
@@ -98,6 +109,13 @@ func TestInputMetadata(t *testing.T) {
 	assert.Equal(t, topic, gotTopic)
 	assert.Equal(t, produced.Partition, p)
 	assert.Equal(t, produced.Offset, o)
+
+	// The position in the message's context, where no header reaches.
+	pos, ok := PositionOf(m)
+	require.True(t, ok)
+	assert.Equal(t, topic, pos.Topic)
+	assert.Equal(t, produced.Partition, pos.Partition)
+	assert.Equal(t, produced.Offset, pos.Offset)
 }
 
 // TestHundredThousandRecords writes 100 000 records through the output and

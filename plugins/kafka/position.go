@@ -115,7 +115,9 @@ func StreamInput(mgr *service.Resources) *InputInfo {
 	return rv.input
 }
 
-func registerInput(mgr *service.Resources, info *InputInfo) {
+// RegisterInput tells the other components of mgr's stream about a Kafka
+// input; kafka_franz calls it, as may another input that reads Kafka.
+func RegisterInput(mgr *service.Resources, info *InputInfo) {
 	rv := streamRendezvous(mgr)
 	rv.mu.Lock()
 	rv.input = info

@@ -1,0 +1,208 @@
+package aggregate
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/vendas-connect/vendas-connect/plugins/kafka"
+	"github.com/vendas-connect/vendas-connect/plugins/kafkatest"
+	"github.com/vendas-connect/vendas-connect/plugins/order"
+)
+
+// batchOf makes messages of partition 0 read under assignment, at offsets
+// from..to-1, whose values are orders[offset].
+func batchOf(orders [][]byte, from, to int, assignment uint64) service.MessageBatch {
+	var batch service.MessageBatch
+	for off := from; off < to; off++ {
+		batch = append(batch, assignedMsg(orders[off], testTopic, 0, int64(off), assignment))
+	}
+	return batch
+}
+
+func encodedOrders(n int, seed uint64) ([][]byte, []*order.Order) {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	catalog := smallCatalog(rng, 8)
+	data := make([][]byte, n)
+	orders := make([]*order.Order, n)
+	for i := range data {
+		orders[i] = randomOrder(rng, catalog, i)
+		data[i] = orders[i].AppendJSON(nil)
+	}
+	return data, orders
+}
+
+// TestAssignmentsDecideWhatCounts: in memory, each assignment of a partition
+// counts it from its beginning, and records read under an earlier
+// assignment (still in flight when the partition moved) are not counted.
+func TestAssignmentsDecideWhatCounts(t *testing.T) {
+	b := newTestBuffer(t, "interval: 0s")
+	ctx := context.Background()
+	data, orders := encodedOrders(10, 1)
+	want := newNaive()
+	for _, o := range orders {
+		want.add(o)
+	}
+
+	starts, err := b.Assign(ctx, testTopic, [16]byte{1}, []int32{0})
+	require.NoError(t, err)
+	first := starts[0]
+	assert.True(t, first.FromBeginning, "in memory a partition is read from its beginning")
+	acks := newAckRecorder()
+	require.NoError(t, b.WriteBatch(ctx, batchOf(data, 0, 5, first.Assignment), acks.fn(nil)))
+
+	b.Revoke(testTopic, []int32{0})
+	starts, err = b.Assign(ctx, testTopic, [16]byte{1}, []int32{0})
+	require.NoError(t, err)
+	second := starts[0]
+	require.NotEqual(t, first.Assignment, second.Assignment)
+	// Still in flight from the first assignment: stale, not counted.
+	require.NoError(t, b.WriteBatch(ctx, batchOf(data, 5, 8, first.Assignment), acks.fn(nil)))
+	require.NoError(t, b.WriteBatch(ctx, batchOf(data, 0, 10, second.Assignment), acks.fn(nil)))
+	// A record of the current assignment seen again (a replayed batch).
+	require.NoError(t, b.WriteBatch(ctx, batchOf(data, 9, 10, second.Assignment), acks.fn(nil)))
+	acks.wait(t, 4)
+	b.EndOfInput()
+
+	snaps, _ := readAll(t, b)
+	require.NotEmpty(t, snaps)
+	last := snaps[len(snaps)-1]
+	assert.Equal(t, want.orders, last.Orders)
+	assert.Equal(t, want.value, last.Value)
+	assert.Equal(t, want.products, productsMap(last.Products))
+	assert.Equal(t, map[string]map[string]int64{testTopic: {"0": 9}}, last.Offsets)
+}
+
+// TestRejectedDeliveryBacksOff: a rejected record whose delivery fails is
+// emitted again only after a back-off that grows, never at once.
+func TestRejectedDeliveryBacksOff(t *testing.T) {
+	b := newTestBuffer(t, "interval: 0s")
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	b.now = func() time.Time { return now }
+	acks := newAckRecorder()
+	require.NoError(t, b.WriteBatch(context.Background(), service.MessageBatch{service.NewMessage([]byte(`{"nope"`))}, acks.fn(nil)))
+
+	var waits []time.Duration
+	for range 4 {
+		batch, ack := readReady(t, b)
+		require.Len(t, batch, 1, "the rejected record is ready")
+		require.NoError(t, ack(context.Background(), assert.AnError))
+		again, _ := readReady(t, b)
+		require.Empty(t, again, "not emitted again at once after a failed delivery")
+		b.mu.Lock()
+		wait := b.retryAt.Sub(now)
+		b.mu.Unlock()
+		waits = append(waits, wait)
+		now = now.Add(wait)
+	}
+	assert.Equal(t, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}, waits)
+}
+
+// TestAnyWriterStateIsExact is the argument for the state design, on a
+// broker: a partition's state is a function of its records up to the
+// stored offset, so a member that lost the partition without noticing (a
+// zombie) and goes on writing cannot make the totals wrong. A counts offsets
+// 0–9; B is given the partition (A is not told) and counts 10–19; A goes on
+// with 10–14 and writes them; C, the next owner, restores the most advanced
+// state and counts 20–29. C's totals are those of the 30 orders.
+func TestAnyWriterStateIsExact(t *testing.T) {
+	exited := make(chan int, 1)
+	exitProcess = func(code int) { exited <- code }
+	t.Cleanup(func() { exitProcess = os.Exit })
+
+	brokers := kafkatest.Brokers(t)
+	topic := kafkatest.CreateTopic(t, brokers, 1)
+	data, orders := encodedOrders(30, 2)
+	kafkatest.Produce(t, brokers, topic, nil, data)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ids, err := kafka.TopicIDs(ctx, newClient(t, brokers), topic)
+	require.NoError(t, err)
+	id := ids[topic]
+
+	member := func() *salesAggregate {
+		mgr := service.MockResources()
+		kafka.RegisterInput(mgr, &kafka.InputInfo{Group: "g", Topics: []string{topic}, ConnOpts: []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...)}})
+		conf, err := aggregateSpec().ParseYAML("interval: 0s\nstate_topic: "+topic+"_totais\n", nil)
+		require.NoError(t, err)
+		b, err := newSalesAggregateFromConfig(conf, mgr)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = b.Close(context.Background()) })
+		return b
+	}
+	msgs := func(from, to int, assignment uint64) service.MessageBatch {
+		var batch service.MessageBatch
+		for off := from; off < to; off++ {
+			batch = append(batch, assignedMsg(data[off], topic, 0, int64(off), assignment))
+		}
+		return batch
+	}
+	write := func(b *salesAggregate, from, to int, assignment uint64) {
+		acks := newAckRecorder()
+		require.NoError(t, b.WriteBatch(ctx, msgs(from, to, assignment), acks.fn(nil)))
+		acks.wait(t, 1)
+		require.NoError(t, acks.errs[0], "acknowledged once the state is on the broker")
+	}
+	assign := func(b *salesAggregate) kafka.Start {
+		starts, err := b.Assign(ctx, topic, id, []int32{0})
+		require.NoError(t, err)
+		return starts[0]
+	}
+
+	a := member()
+	sa := assign(a)
+	assert.Equal(t, kafka.Start{Offset: 0, Assignment: sa.Assignment}, sa, "no state: from the partition's first offset")
+	write(a, 0, 10, sa.Assignment)
+
+	b := member()
+	sb := assign(b)
+	assert.Equal(t, int64(10), sb.Offset, "B reads on from A's state")
+	write(b, 10, 20, sb.Assignment)
+	write(a, 10, 15, sa.Assignment) // the zombie
+
+	c := member()
+	sc := assign(c)
+	assert.Equal(t, int64(20), sc.Offset, "C restores the most advanced state")
+	write(c, 20, 30, sc.Assignment)
+	c.EndOfInput()
+	snaps, _ := readAll(t, c)
+	last := snaps[len(snaps)-1]
+	want := newNaive()
+	for _, o := range orders {
+		want.add(o)
+	}
+	assert.Equal(t, want.orders, last.Orders)
+	assert.Equal(t, want.value, last.Value)
+	assert.Equal(t, want.products, productsMap(last.Products))
+
+	// The zombie's own state is exact for what it covers: offsets 0–14.
+	a.mu.Lock()
+	zombie := a.parts[TopicPartition{topic, 0}]
+	prefix := newNaive()
+	for _, o := range orders[:15] {
+		prefix.add(o)
+	}
+	assert.Equal(t, int64(15), zombie.next)
+	assert.Equal(t, prefix.orders, zombie.agg.orders)
+	a.mu.Unlock()
+	select {
+	case code := <-exited:
+		t.Fatalf("a member stopped the process (status %d)", code)
+	default:
+	}
+}
+
+func newClient(t *testing.T, brokers string) *kgo.Client {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	require.NoError(t, err)
+	t.Cleanup(cl.Close)
+	return cl
+}
