@@ -1,0 +1,112 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// onRevoked commits what was acknowledged before the partitions go to another
+// member, so the new owner starts right after it.
+func (s *readerSession) onRevoked(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+	if err := cl.CommitMarkedOffsets(ctx); err != nil {
+		s.r.mCommitErrs.Incr(1)
+		s.r.log.Error(fmt.Sprintf("Kafka offset commit on partition revoke (%v) failed: %v", m, err))
+	}
+	s.remove(m)
+	s.unassign(m)
+}
+
+func (s *readerSession) onLost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.r.log.Warn(fmt.Sprintf("Kafka partitions lost without a chance to commit: %v", m))
+	s.remove(m)
+	s.unassign(m)
+}
+
+// unassign tells the PartitionOwner, if any, that partitions are gone.
+func (s *readerSession) unassign(m map[string][]int32) {
+	owner := partitionOwner(s.r.mgr)
+	s.mu.Lock()
+	for topic, parts := range m {
+		for _, p := range parts {
+			delete(s.assigned[topic], p)
+		}
+	}
+	s.mu.Unlock()
+	if owner == nil {
+		return
+	}
+	for topic, parts := range m {
+		owner.Revoke(topic, parts)
+	}
+}
+
+// adjustOffsets replaces the group's committed offsets of newly assigned
+// partitions with the positions the PartitionOwner keeps, when there is one:
+// the group's offsets are then only for lag tools, never the truth.
+func (s *readerSession) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	owner := partitionOwner(s.r.mgr)
+	if owner == nil {
+		return offsets, nil
+	}
+	names := make([]string, 0, len(offsets))
+	for topic := range offsets {
+		names = append(names, topic)
+	}
+	ids, err := topicIDs(ctx, s.client, names)
+	if err != nil {
+		return nil, err
+	}
+	for topic, parts := range offsets {
+		ps := make([]int32, 0, len(parts))
+		for p := range parts {
+			ps = append(ps, p)
+		}
+		slices.Sort(ps)
+		starts, err := owner.Assign(ctx, topic, ids[topic], ps)
+		if err != nil {
+			s.r.log.Error(fmt.Sprintf("Kafka partitions %s %v not read: %v", topic, ps, err))
+			return nil, err
+		}
+		s.mu.Lock()
+		s.topicIDs[topic] = ids[topic]
+		if s.assigned[topic] == nil {
+			s.assigned[topic] = map[int32]uint64{}
+		}
+		for _, p := range ps {
+			st := starts[p]
+			s.assigned[topic][p] = st.Assignment
+			if st.FromBeginning {
+				parts[p] = kgo.NewOffset().AtStart()
+			} else {
+				parts[p] = kgo.NewOffset().At(st.Offset)
+			}
+		}
+		s.mu.Unlock()
+	}
+	return offsets, nil
+}
+
+// checkTopicIDs tells the PartitionOwner when a fetch comes from a topic
+// whose ID is not the one its partitions were assigned under.
+func (s *readerSession) checkTopicIDs(fetches kgo.Fetches) {
+	owner := partitionOwner(s.r.mgr)
+	if owner == nil {
+		return
+	}
+	for _, f := range fetches {
+		for _, t := range f.Topics {
+			if t.TopicID == ([16]byte{}) {
+				continue
+			}
+			s.mu.Lock()
+			was, ok := s.topicIDs[t.Topic]
+			s.mu.Unlock()
+			if ok && was != ([16]byte{}) && was != t.TopicID {
+				owner.TopicIDChanged(t.Topic, was, t.TopicID)
+			}
+		}
+	}
+}

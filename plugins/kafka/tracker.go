@@ -1,0 +1,197 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
+
+// partitionTracker batches the records of one partition and checkpoints them.
+type partitionTracker struct {
+	s         *readerSession
+	topic     string
+	partition int32
+
+	meta *recordMeta
+
+	// sendMu keeps flushing, tracking and sending in offset order.
+	sendMu  sync.Mutex
+	batcher *service.Batcher
+	held    []*kgo.Record // the records of the messages the batcher holds
+
+	// backlog holds fetched records waiting for room under checkpoint_limit;
+	// only the fetch loop touches it.
+	backlog []*kgo.Record
+
+	cpMu   sync.Mutex
+	cp     checkpointer[*kgo.Record]
+	closed bool
+
+	stopFlush chan struct{}
+	flushDone chan struct{}
+}
+
+func newPartitionTracker(s *readerSession, topic string, partition int32, topicID [16]byte, assignment uint64) *partitionTracker {
+	t := &partitionTracker{
+		s:         s,
+		topic:     topic,
+		partition: partition,
+		meta:      newRecordMeta(topic, partition, topicID, assignment),
+		stopFlush: make(chan struct{}),
+		flushDone: make(chan struct{}),
+	}
+	if !s.r.batchPolicy.IsNoop() {
+		b, err := s.r.batchPolicy.NewBatcher(s.r.mgr)
+		if err != nil {
+			s.r.log.Error(fmt.Sprintf("Failed to create the batching policy for topic %s partition %d, delivering messages one by one: %v", topic, partition, err))
+		} else {
+			t.batcher = b
+		}
+	}
+	if t.batcher != nil {
+		go t.flushLoop()
+	} else {
+		close(t.flushDone)
+	}
+	return t
+}
+
+func (t *partitionTracker) enqueue(recs []*kgo.Record) {
+	t.backlog = append(t.backlog, recs...)
+}
+
+// drain hands backlog records to the batcher, or downstream when there is no
+// batching, until the partition is full. It blocks while the pipeline is busy,
+// which is the back pressure.
+func (t *partitionTracker) drain(ctx context.Context) {
+	for len(t.backlog) > 0 && !t.full() && ctx.Err() == nil {
+		rec := t.backlog[0]
+		t.backlog[0] = nil
+		t.backlog = t.backlog[1:]
+		t.add(ctx, rec)
+	}
+	if len(t.backlog) == 0 {
+		t.backlog = nil
+	}
+}
+
+func (t *partitionTracker) add(ctx context.Context, rec *kgo.Record) {
+	t.sendMu.Lock()
+	defer t.sendMu.Unlock()
+	msg := t.meta.message(rec)
+	if t.batcher == nil {
+		t.send(ctx, service.MessageBatch{msg}, []*kgo.Record{rec})
+		return
+	}
+	t.held = append(t.held, rec)
+	if t.batcher.Add(msg) {
+		t.flushLocked(ctx)
+	}
+}
+
+// flushLocked sends what the batcher holds; sendMu must be held.
+func (t *partitionTracker) flushLocked(ctx context.Context) {
+	batch, err := t.batcher.Flush(ctx)
+	if err != nil {
+		t.s.r.log.Error(fmt.Sprintf("Batching processors failed on topic %s partition %d: %v", t.topic, t.partition, err))
+	}
+	recs := t.held
+	t.held = make([]*kgo.Record, 0, len(recs))
+	if len(batch) == 0 || len(recs) == 0 {
+		return
+	}
+	t.send(ctx, batch, recs)
+}
+
+// send hands a batch downstream; recs are the records it was made of, oldest
+// first, kept to make the batch again if it is rejected.
+func (t *partitionTracker) send(ctx context.Context, batch service.MessageBatch, recs []*kgo.Record) {
+	t.cpMu.Lock()
+	release := t.cp.Track(recs[len(recs)-1], int64(len(batch)))
+	t.cpMu.Unlock()
+
+	ab := ackBatch{batch: batch, recs: recs, t: t, release: func() {
+		t.cpMu.Lock()
+		wasFull := t.cp.Pending() >= t.s.r.checkpointLimit
+		rec, ok := release()
+		room := !t.closed && wasFull && t.cp.Pending() < t.s.r.checkpointLimit
+		t.cpMu.Unlock()
+		if ok && t.s.r.group != "" {
+			t.s.client.MarkCommitRecords(rec)
+		}
+		if room {
+			// Let the fetch loop hand over the backlog and resume fetching.
+			t.s.notifyRoom()
+		}
+	}}
+	select {
+	case t.s.batches <- ab:
+	case <-ctx.Done():
+		// Shutting down: the batch was never delivered, so it is never
+		// released and its offset is never committed.
+	}
+}
+
+func (t *partitionTracker) isClosed() bool {
+	t.cpMu.Lock()
+	defer t.cpMu.Unlock()
+	return t.closed
+}
+
+// full reports whether the partition reached checkpoint_limit unacknowledged
+// messages (a batch flushed by the batching policy may overshoot it), or was
+// revoked, so that nothing more is handed over.
+func (t *partitionTracker) full() bool {
+	t.cpMu.Lock()
+	defer t.cpMu.Unlock()
+	return t.closed || t.cp.Pending() >= t.s.r.checkpointLimit
+}
+
+// blocked reports whether fetching from the partition must pause: it is full
+// or still holds fetched records it could not hand over.
+func (t *partitionTracker) blocked() bool {
+	return len(t.backlog) > 0 || t.full()
+}
+
+func (t *partitionTracker) flushLoop() {
+	defer close(t.flushDone)
+	for {
+		t.sendMu.Lock()
+		wait, timed := t.batcher.UntilNext()
+		t.sendMu.Unlock()
+		if !timed {
+			<-t.stopFlush
+			return
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+			t.sendMu.Lock()
+			if next, _ := t.batcher.UntilNext(); next <= time.Millisecond {
+				t.flushLocked(t.s.ctx)
+			}
+			t.sendMu.Unlock()
+		case <-t.stopFlush:
+			timer.Stop()
+			return
+		}
+	}
+}
+
+// close stops the flush loop; records still held by the batcher were never
+// delivered, so they are not committed and will be read again.
+func (t *partitionTracker) close() {
+	t.cpMu.Lock()
+	t.closed = true
+	t.cpMu.Unlock()
+	close(t.stopFlush)
+	<-t.flushDone
+	if t.batcher != nil {
+		_ = t.batcher.Close(context.Background())
+	}
+}
