@@ -3,7 +3,6 @@ package aggregate
 import (
 	"context"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -116,7 +115,7 @@ func TestRejectedDeliveryBacksOff(t *testing.T) {
 func TestAnyWriterStateIsExact(t *testing.T) {
 	exited := make(chan int, 1)
 	exitProcess = func(code int) { exited <- code }
-	t.Cleanup(func() { exitProcess = os.Exit })
+	t.Cleanup(func() { exitProcess = kafka.Exit })
 
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.CreateTopic(t, brokers, 1)

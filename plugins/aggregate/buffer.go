@@ -37,7 +37,7 @@ func init() {
 // exitProcess ends the process after a fatal error (a recreated topic, a
 // stored offset the topic no longer has): continuing would mean counting
 // wrong. Tests replace it.
-var exitProcess = os.Exit
+var exitProcess = kafka.Exit
 
 // livePart is the state of a partition this member counts.
 type livePart struct {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/vendas-connect/vendas-connect/plugins/kafka"
 	"github.com/vendas-connect/vendas-connect/plugins/order"
 )
 
@@ -159,6 +160,7 @@ type changelog struct {
 	cl    *kgo.Client
 	adm   *kadm.Client
 	log   *service.Logger
+	limit *kafka.LogLimiter
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -195,6 +197,7 @@ func openChangelog(ctx context.Context, connOpts []kgo.Opt, topic string, partit
 		cl:       cl,
 		adm:      kadm.NewClient(cl),
 		log:      log,
+		limit:    kafka.NewLogLimiter(log, kafka.DefaultLogEvery),
 		done:     make(chan struct{}),
 		states:   map[TopicPartition]*partitionState{},
 		consumed: map[int32]int64{},
@@ -248,7 +251,7 @@ func (c *changelog) read() {
 			if errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) {
 				return
 			}
-			c.log.Errorf("Reading state topic %s partition %d (retrying): %v", c.topic, p, err)
+			c.limit.Errorf("Reading state topic %s partition %d (retrying; repeats are logged once a minute): %v", c.topic, p, err)
 		})
 		var updated []TopicPartition
 		c.mu.Lock()

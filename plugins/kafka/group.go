@@ -67,7 +67,7 @@ func (s *readerSession) adjustOffsets(ctx context.Context, offsets map[string]ma
 		slices.Sort(ps)
 		starts, err := owner.Assign(ctx, topic, ids[topic], ps)
 		if err != nil {
-			s.r.log.Error(fmt.Sprintf("Kafka partitions %s %v not read: %v", topic, ps, err))
+			s.r.limit.Errorf("Kafka partitions %s %v not read (the group retries; repeats are logged once a minute): %v", topic, ps, err)
 			return nil, err
 		}
 		s.mu.Lock()

@@ -233,6 +233,7 @@ type franzReader struct {
 
 	mgr         *service.Resources
 	log         *service.Logger
+	limit       *LogLimiter // for errors a retry loop may repeat
 	mConsumed   *service.MetricCounter
 	mBytes      *service.MetricCounter
 	mFetchErrs  *service.MetricCounter
@@ -247,6 +248,7 @@ func newFranzReaderFromConfig(conf *service.ParsedConfig, mgr *service.Resources
 		replayed:    make(chan struct{}, 1),
 		mgr:         mgr,
 		log:         mgr.Logger(),
+		limit:       NewLogLimiter(mgr.Logger(), DefaultLogEvery),
 		mConsumed:   mgr.Metrics().NewCounter("kafka_consumed_records", "topic"),
 		mBytes:      mgr.Metrics().NewCounter("kafka_consumed_bytes", "topic"),
 		mFetchErrs:  mgr.Metrics().NewCounter("kafka_fetch_errors"),
@@ -375,7 +377,9 @@ func (r *franzReader) Connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create kafka client: %w", err)
 	}
-	if err := pingClient(ctx, cl); err != nil {
+	// Names an address that is not a Kafka broker within seconds, and stops
+	// the process on refused credentials, which retrying cannot fix.
+	if err := connectCheck(ctx, cl, r.log, "kafka_franz input"); err != nil {
 		cl.Close()
 		return err
 	}

@@ -4,9 +4,10 @@ import (
 	"fmt"
 
 	"context"
+	"sync"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -171,3 +172,7 @@ func topicIDs(ctx context.Context, cl *kgo.Client, topics []string) (map[string]
 func TopicIDs(ctx context.Context, cl *kgo.Client, topics ...string) (map[string][16]byte, error) {
 	return topicIDs(ctx, cl, topics)
 }
+
+// Exit ends the process the way the Kafka components do when they cannot go
+// on (see SetExitFunc): other components use it for the same kind of stop.
+func Exit(code int) { exitProcess(code) }

@@ -111,10 +111,10 @@ func (s *readerSession) run() {
 				// leave a member behind in the group (its LeaveGroup fails
 				// while the broker is down) and the next one would wait a
 				// whole session_timeout for its partitions.
-				s.r.log.Error(fmt.Sprintf("Kafka consumer error (retrying): %v", err))
+				s.r.limit.Errorf("Kafka consumer error (retrying; repeats are logged once a minute): %v", err)
 				return
 			}
-			s.r.log.Error(fmt.Sprintf("Kafka fetch error on topic %s partition %d: %v", topic, partition, err))
+			s.r.limit.Errorf("Kafka fetch error on topic %s partition %d (retrying; repeats are logged once a minute): %v", topic, partition, err)
 		})
 		if fatal {
 			return
@@ -266,14 +266,14 @@ func (s *readerSession) onCommitted(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, 
 			return
 		}
 		s.r.mCommitErrs.Incr(1)
-		s.r.log.Error(fmt.Sprintf("Kafka offset commit failed: %v", err))
+		s.r.limit.Errorf("Kafka offset commit failed (repeats are logged once a minute): %v", err)
 		return
 	}
 	for _, t := range resp.Topics {
 		for _, p := range t.Partitions {
 			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
 				s.r.mCommitErrs.Incr(1)
-				s.r.log.Error(fmt.Sprintf("Kafka offset commit failed on topic %s partition %d: %v", t.Topic, p.Partition, err))
+				s.r.limit.Errorf("Kafka offset commit failed on topic %s partition %d (repeats are logged once a minute): %v", t.Topic, p.Partition, err)
 			}
 		}
 	}
