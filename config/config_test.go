@@ -11,6 +11,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
@@ -65,6 +66,29 @@ func TestBloblangBaselineRuns(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	require.NoError(t, stream.Run(ctx))
+}
+
+// TestConfigsLeaveLogsAndMetricsToTheBinary: vendas-connect logs to stderr
+// and serves Prometheus metrics by default; a shipped config that named a
+// log file or another metrics exporter would undo that (docs/CONTRACT.md).
+func TestConfigsLeaveLogsAndMetricsToTheBinary(t *testing.T) {
+	names, err := fs.Glob(config.Files, "*.yaml")
+	require.NoError(t, err)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			data, err := config.Files.ReadFile(name)
+			require.NoError(t, err)
+			var conf struct {
+				Logger  map[string]any `yaml:"logger"`
+				Metrics map[string]any `yaml:"metrics"`
+			}
+			require.NoError(t, yaml.Unmarshal(data, &conf))
+			assert.NotContains(t, conf.Logger, "file", "logs go to stderr, not to a file")
+			for k := range conf.Metrics {
+				assert.Contains(t, []string{"prometheus", "mapping"}, k, "metrics stay Prometheus")
+			}
+		})
+	}
 }
 
 // TestProduceThenConsume runs produce.yaml, then consume.yaml as the real
