@@ -14,6 +14,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,7 +28,7 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
-	_ "github.com/vendas-connect/vendas-connect/plugins/aggregate"
+	"github.com/vendas-connect/vendas-connect/plugins/aggregate"
 	"github.com/vendas-connect/vendas-connect/plugins/demo"
 	"github.com/vendas-connect/vendas-connect/plugins/devbroker"
 	"github.com/vendas-connect/vendas-connect/plugins/docs"
@@ -39,6 +40,10 @@ import (
 // Version is set at build time with -ldflags "-X main.Version=...".
 var Version = "dev"
 
+// DateBuilt is set at build time with -ldflags "-X main.DateBuilt=...";
+// when it is not, --version shows the date of the binary (buildDate).
+var DateBuilt = ""
+
 func main() {
 	os.Exit(run(os.Args))
 }
@@ -49,15 +54,17 @@ func run(args []string) int {
 	defer gctune.Start(gctune.DefaultMinHeap)()
 
 	logs := newStderrLogs(os.Stderr)
+	cli.AppHelpTemplate = appHelpTemplate
 	code, err := service.RunCLIToCode(context.Background(),
 		service.CLIOptSetArgs(args...),
 		service.CLIOptSetBinaryName("vendas-connect"),
-		service.CLIOptSetVersion(Version, ""),
+		service.CLIOptSetVersion(Version, buildDate()),
 		service.CLIOptSetMainSchemaFrom(logs.schema),
 		service.CLIOptCustomRunFlags(nil, logs.onRun),
 		service.CLIOptAddCommand(devbroker.Command()),
 		service.CLIOptAddCommand(demo.Command()),
 		service.CLIOptAddCommand(docs.Command()),
+		service.CLIOptAddCommand(aggregate.ResetCommand()),
 	)
 	// The last log lines first, then the error that ended the run.
 	logs.close()
@@ -66,6 +73,58 @@ func run(args []string) int {
 	}
 	return code
 }
+
+// buildDate is the Date of --version: DateBuilt when set, else the commit
+// time Go recorded, else when the binary was written (go build, go run).
+func buildDate() string {
+	if DateBuilt != "" {
+		return DateBuilt
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.time" && s.Value != "" {
+				return s.Value
+			}
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		if st, err := os.Stat(exe); err == nil {
+			return st.ModTime().UTC().Format(time.RFC3339)
+		}
+	}
+	return "unknown"
+}
+
+// appHelpTemplate replaces Benthos' generic root --help (whose -c is
+// hidden) with what this build is and how to run its configs. The
+// templates it calls are urfave/cli's own.
+const appHelpTemplate = `NAME:
+   {{.Name}} - simulate an e-commerce sales stream on Kafka and total it per product
+
+USAGE:
+   {{.Name}} -c CONFIG.yaml [--log.level LEVEL]    run a pipeline config
+   {{.Name}} COMMAND [command options]              run one of the commands below
+
+DESCRIPTION:
+   vendas-connect is a custom build of the Benthos stream processor: every
+   Benthos component plus its own sales_orders input, kafka_franz input and
+   output, sales_aggregate buffer and sales_report processor. It ships two
+   pipeline configs:
+
+     {{.Name}} -c config/produce.yaml   generate sales orders and write them to Kafka
+     {{.Name}} -c config/consume.yaml   read them from Kafka and print the total per product
+
+   "{{.Name}} demo" runs both in one process on an embedded broker, with no
+   Kafka to install. A pipeline logs to stderr: its stdout carries only data.
+   The components: "{{.Name}} list", "{{.Name}} docs COMPONENT".
+
+COMMANDS:{{template "visibleCommandCategoryTemplate" .}}
+
+GLOBAL OPTIONS:
+   --config FILE, -c FILE  the pipeline config to run (YAML)
+   --log.level LEVEL       override the config's log level: off, error, warn, info, debug, trace
+   --set PATH=VALUE, -s    set a field of the config, e.g. --set input.sales_orders.count=100{{template "visibleFlagTemplate" .}}
+`
 
 // stderrLogs sends the logs of a pipeline run to stderr. Benthos logs to
 // stdout unless the output is stdout or the config names a logger file, and
@@ -142,7 +201,7 @@ func (l *stderrLogs) onRun(c *cli.Context) error {
 // schema is Benthos' config schema, with the logger file defaulting to
 // stderr when a pipeline runs. A logger file in the config still wins.
 func (l *stderrLogs) schema() *service.ConfigSchema {
-	s := service.GlobalEnvironment().FullConfigSchema(Version, "")
+	s := service.GlobalEnvironment().FullConfigSchema(Version, buildDate())
 	if l.run && l.path != "" {
 		s.SetFieldDefault(l.path, "logger", "file", "path")
 	}
