@@ -4,6 +4,8 @@ import (
 	"context"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -88,6 +90,29 @@ func TestConfigsLeaveLogsAndMetricsToTheBinary(t *testing.T) {
 				assert.Contains(t, []string{"prometheus", "mapping"}, k, "metrics stay Prometheus")
 			}
 		})
+	}
+}
+
+// TestContractNamesEveryVariable: docs/CONTRACT.md lists every environment
+// variable the shipped pipeline configs read, with the default they use.
+func TestContractNamesEveryVariable(t *testing.T) {
+	contract, err := os.ReadFile(filepath.Join("..", "docs", "CONTRACT.md"))
+	require.NoError(t, err, "the contract is in the repository")
+	// Not part of the contract: set by demo, or read by the benchmark only.
+	internal := map[string]bool{"REPORT_CLEAR_SCREEN": true, "HTTP_ADDRESS": true}
+	ref := regexp.MustCompile(`\$\{([A-Z_]+):([^}]*)\}`)
+	for _, name := range []string{"produce.yaml", "consume.yaml"} {
+		data, err := config.Files.ReadFile(name)
+		require.NoError(t, err)
+		for _, m := range ref.FindAllStringSubmatch(string(data), -1) {
+			if internal[m[1]] {
+				continue
+			}
+			assert.Contains(t, string(contract), "`"+m[1]+"`", "%s reads %s", name, m[1])
+			if m[2] != "" {
+				assert.Contains(t, string(contract), "`"+m[2]+"`", "%s: the default of %s", name, m[1])
+			}
+		}
 	}
 }
 
