@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,26 +103,17 @@ func newInputFromConfig(conf *service.ParsedConfig, mgr *service.Resources) (*in
 	if err != nil {
 		return nil, err
 	}
-	count, err := conf.FieldInt(fieldCount)
+	count, err := numberFromConfig(conf, fieldCount)
 	if err != nil {
 		return nil, err
 	}
-	if count < 0 {
-		return nil, fmt.Errorf("%s must be 0 (no end) or more, got %d", fieldCount, count)
-	}
-	rate, err := conf.FieldFloat(fieldRate)
+	rate, err := numberFromConfig(conf, fieldRate)
 	if err != nil {
 		return nil, err
 	}
-	if rate < 0 || math.IsNaN(rate) || math.IsInf(rate, 0) {
-		return nil, fmt.Errorf("%s must be 0 (as fast as possible) or a positive number of orders per second, got %v", fieldRate, rate)
-	}
-	batchSize, err := conf.FieldInt(fieldBatchSize)
+	batchSize, err := intFromConfig(conf, fieldBatchSize)
 	if err != nil {
 		return nil, err
-	}
-	if batchSize < 1 {
-		return nil, fmt.Errorf("%s must be at least 1, got %d", fieldBatchSize, batchSize)
 	}
 	if err := clockFromConfig(conf, &opts, rate); err != nil {
 		return nil, err
@@ -160,28 +152,28 @@ func optionsFromConfig(conf *service.ParsedConfig) (Options, error) {
 	}
 	if seed == "" {
 		opts.Seed = time.Now().UnixNano()
-	} else if opts.Seed, err = strconv.ParseInt(seed, 10, 64); err != nil {
-		return opts, fmt.Errorf("%s must be an integer or empty (random), got %q", fieldSeed, seed)
+	} else if opts.Seed, err = strconv.ParseInt(strings.TrimSpace(seed), 10, 64); err != nil {
+		return opts, fmt.Errorf("%s must be an integer or empty (random), got %q%s", fieldSeed, seed, envHint(seed))
 	}
 	if opts.Catalog, err = catalogFromConfig(conf); err != nil {
 		return opts, err
 	}
-	if opts.Customers, err = conf.FieldInt(fieldCustomers); err != nil {
+	if opts.Customers, err = intFromConfig(conf, fieldCustomers); err != nil {
 		return opts, err
 	}
-	if opts.MaxItems, err = conf.FieldInt(fieldMaxItems); err != nil {
+	if opts.MaxItems, err = intFromConfig(conf, fieldMaxItems); err != nil {
 		return opts, err
 	}
-	if opts.MaxQuantity, err = conf.FieldInt(fieldMaxQuantity); err != nil {
+	if opts.MaxQuantity, err = intFromConfig(conf, fieldMaxQuantity); err != nil {
 		return opts, err
 	}
-	if opts.PopularitySkew, err = conf.FieldFloat(fieldPopularitySkew); err != nil {
+	if opts.PopularitySkew, err = numberFromConfig(conf, fieldPopularitySkew); err != nil {
 		return opts, err
 	}
-	if opts.BasketDecay, err = conf.FieldFloat(fieldBasketDecay); err != nil {
+	if opts.BasketDecay, err = numberFromConfig(conf, fieldBasketDecay); err != nil {
 		return opts, err
 	}
-	if opts.QuantityDecay, err = conf.FieldFloat(fieldQuantityDecay); err != nil {
+	if opts.QuantityDecay, err = numberFromConfig(conf, fieldQuantityDecay); err != nil {
 		return opts, err
 	}
 	return opts, nil
@@ -262,19 +254,13 @@ func clockFromConfig(conf *service.ParsedConfig, opts *Options, rate float64) er
 	default:
 		c.Start = time.Now()
 	}
-	if c.Speed, err = conf.FieldFloat(fieldClock, fieldClockSpeed); err != nil {
+	if c.Speed, err = numberFromConfig(conf, fieldClock, fieldClockSpeed); err != nil {
 		return err
-	}
-	if !(c.Speed > 0) || math.IsInf(c.Speed, 0) {
-		return fmt.Errorf("%s.%s must be greater than 0, got %v", fieldClock, fieldClockSpeed, c.Speed)
 	}
 	c.Rate = rate
 	if rate == 0 {
-		if c.Rate, err = conf.FieldFloat(fieldClock, fieldClockRate); err != nil {
+		if c.Rate, err = numberFromConfig(conf, fieldClock, fieldClockRate); err != nil {
 			return err
-		}
-		if !(c.Rate > 0) || math.IsInf(c.Rate, 0) {
-			return fmt.Errorf("%s.%s must be greater than 0, got %v", fieldClock, fieldClockRate, c.Rate)
 		}
 	}
 	return nil

@@ -65,22 +65,23 @@ With a `+"`seed`"+` the stream is reproducible: the same seed and config give by
 - `+"`sales_orders_value_cents`"+`: their total value in centavos.
 - `+"`sales_orders_acked`"+`: orders acknowledged by the output.`).
 		Fields(
-			service.NewIntField(fieldCount).
-				Description("How many orders to generate; the input ends once they are all acknowledged downstream. 0 means no end.").
+			numField(fieldCount).
+				Description("How many orders to generate, a whole number; the input ends once they are all acknowledged downstream. 0 means no end.").
 				Default(0).Example(200000),
-			service.NewFloatField(fieldRate).
-				Description("Orders per second. 0 means as fast as possible.").
+			numField(fieldRate).
+				Description("Orders per second, a number. 0 means as fast as possible.").
 				Default(10).Example(1000).Example(0),
 			service.NewStringField(fieldSeed).
 				Description("Seed of the random source, an integer. Empty means random, different on every run.").
-				Default("").Example("42"),
-			service.NewIntField(fieldBatchSize).
-				Description("Orders per message batch. Does not change the orders generated.").
+				Default("").Example("42").
+				LintRule(seedLint),
+			numField(fieldBatchSize).
+				Description("Orders per message batch, a whole number. Does not change the orders generated.").
 				Default(100).Example(1000),
 			service.NewObjectListField(fieldCatalog,
 				service.NewStringField(catName).Description("Product name; identifies the product."),
 				service.NewStringField(catCategory).Description("Category, for reference.").Default(""),
-				service.NewAnyField(catPrice).Description("Unit price in BRL, at most two decimals."),
+				service.NewAnyField(catPrice).Description("Unit price in BRL, at most two decimals.").LintRule(priceLint),
 			).
 				Description("Products to sell, best sellers first. Empty means the built-in catalog (or `catalog_file`).").
 				Default([]any{}).
@@ -91,22 +92,22 @@ With a `+"`seed`"+` the stream is reproducible: the same seed and config give by
 			service.NewStringField(fieldCatalogFile).
 				Description("A YAML or JSON file holding a list of `{nome, categoria, preco}` to use as the catalog. Cannot be combined with `catalog`.").
 				Default("").Example("./catalog.yaml"),
-			service.NewIntField(fieldCustomers).
-				Description("Size of the pool of recurring customers (CPFs repeat across orders). 0 means a new customer for every order.").
+			numField(fieldCustomers).
+				Description("Size of the pool of recurring customers (CPFs repeat across orders), a whole number. 0 means a new customer for every order.").
 				Default(5000).Example(100),
-			service.NewIntField(fieldMaxItems).
-				Description("Most distinct products in one order.").
+			numField(fieldMaxItems).
+				Description("Most distinct products in one order, a whole number.").
 				Default(5).Advanced(),
-			service.NewIntField(fieldMaxQuantity).
-				Description("Most units of one product in one order.").
+			numField(fieldMaxQuantity).
+				Description("Most units of one product in one order, a whole number.").
 				Default(5).Advanced(),
-			service.NewFloatField(fieldPopularitySkew).
+			numField(fieldPopularitySkew).
 				Description("Zipf exponent of product popularity over catalog order. 0 makes every product equally likely; higher values concentrate sales on the first products.").
 				Default(1.1).Advanced(),
-			service.NewFloatField(fieldBasketDecay).
+			numField(fieldBasketDecay).
 				Description("Probability ratio of an order with k+1 products to one with k, in (0, 1].").
 				Default(0.45).Advanced(),
-			service.NewFloatField(fieldQuantityDecay).
+			numField(fieldQuantityDecay).
 				Description("Probability ratio of q+1 units of a product to q units, in (0, 1].").
 				Default(0.3).Advanced(),
 			service.NewObjectField(fieldClock,
@@ -115,24 +116,24 @@ With a `+"`seed`"+` the stream is reproducible: the same seed and config give by
 					Default(clockAuto),
 				service.NewStringField(fieldClockStart).
 					Description("RFC 3339 start of the simulated clock. Empty means now, or "+defaultSeededStart+" when a seed is set.").
-					Default("").Example("2026-11-24T00:00:00-03:00"),
-				service.NewFloatField(fieldClockSpeed).
+					Default("").Example("2026-11-24T00:00:00-03:00").
+					LintRule(clockStartLint),
+				numField(fieldClock+"."+fieldClockSpeed).
 					Description("Simulated seconds per real second: at `rate: 100` and `speed: 1440`, a day of sales takes a minute.").
 					Default(1).Example(1440),
-				service.NewFloatField(fieldClockRate).
+				numField(fieldClock+"."+fieldClockRate).
 					Description("Orders per real second the simulated timeline assumes when `rate` is 0.").
 					Default(100).Advanced(),
 			).Description("Where event times (`data_hora_venda`) come from."),
 			service.NewDurationField(fieldProgress).
 				Description("How often to log progress (orders acknowledged, orders/s). Empty turns it off.").
-				Default("").Example("5s"),
+				Default("").Example("5s").
+				LintRule(`root = if this.type() == "string" && this != "" && this.parse_duration().catch(null) == null { ["progress_interval must be a duration such as 5s or 1m, or empty, got %q".format(this)] }`),
 		).
+		// Rules over one field are the fields' own (numField): they also
+		// see a value of the wrong type, which this one would not.
 		LintRule(`root = match {
-  this.rate.or(10) < 0 => ["rate must be 0 (as fast as possible) or more, got %v".format(this.rate)],
-  this.count.or(0) < 0 => ["count must be 0 (no end) or more, got %v".format(this.count)],
-  this.batch_size.or(100) < 1 => ["batch_size must be at least 1, got %v".format(this.batch_size)],
   this.catalog.or([]).length() > 0 && this.catalog_file.or("") != "" => ["set catalog or catalog_file, not both"],
-  this.clock.speed.or(1) <= 0 => ["clock.speed must be greater than 0, got %v".format(this.clock.speed)],
 }`).
 		Example("Reproducible load", "200 000 orders as fast as possible, the same every run.", `
 input:
