@@ -46,6 +46,14 @@ type input struct {
 	retry       []*pending
 	outstanding int
 	changed     chan struct{}
+	// failures counts rounds of refusals since the last ack; retryAt is
+	// when refused batches go out again (retryBackoff).
+	failures int
+	retryAt  time.Time
+	// The refusal warning is logged at most once a minute (failWarnEvery).
+	warnedAt    time.Time
+	warnHeld    int
+	warnHeldOrd int
 
 	progressEvery time.Duration
 	stop          chan struct{}
@@ -273,6 +281,7 @@ func (in *input) Connect(context.Context) error {
 		return nil
 	}
 	in.stop = make(chan struct{})
+	go in.watchSignals(in.stop)
 	if in.progressEvery > 0 {
 		go in.logProgress(in.stop)
 	}
@@ -311,7 +320,6 @@ type pending struct {
 	ids      []string
 	firstSeq int64
 	value    order.Cents
-	attempts int
 }
 
 func (p *pending) batch() service.MessageBatch {
@@ -332,10 +340,11 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 			p := in.retry[0]
 			in.retry = in.retry[1:]
 			in.outstanding++
+			// Batches refused together wait together: until retryAt, which
+			// backs off while the output keeps refusing.
+			retryAt := in.retryAt
 			in.mu.Unlock()
-			// Back off a little more each time the same batch fails, so a
-			// broker outage is not met with a busy loop.
-			if err := sleepCtx(ctx, min(time.Duration(p.attempts)*100*time.Millisecond, 5*time.Second)); err != nil {
+			if err := sleepCtx(ctx, time.Until(retryAt)); err != nil {
 				in.requeue(p)
 				return nil, nil, err
 			}
@@ -394,19 +403,65 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 func (in *input) ackFunc(p *pending) service.AckFunc {
 	return func(_ context.Context, err error) error {
 		if err != nil {
-			p.attempts++
-			in.log.Warnf("sales_orders: %d orders not delivered, sending them again: %v", len(p.payloads), err)
+			in.noteFailure(len(p.payloads), err)
 			in.requeue(p)
 			return nil
 		}
 		in.acked.Add(uint64(len(p.payloads)))
 		in.ackedMet.Incr(int64(len(p.payloads)))
 		in.mu.Lock()
+		in.failures = 0
 		in.outstanding--
 		in.signalLocked()
 		in.mu.Unlock()
 		return nil
 	}
+}
+
+// Back-off of refused batches: 1s, 2s, 4s ... 30s while the output keeps
+// refusing, from the first refusal after an ack.
+const (
+	retryInitial  = time.Second
+	retryMax      = 30 * time.Second
+	failWarnEvery = time.Minute
+)
+
+func retryBackoff(failures int) time.Duration {
+	if failures > 6 {
+		return retryMax
+	}
+	return min(retryInitial<<(failures-1), retryMax)
+}
+
+// noteFailure backs off the next retry and warns, at most once a minute,
+// about orders the output refused.
+func (in *input) noteFailure(orders int, err error) {
+	now := time.Now()
+	in.mu.Lock()
+	// Batches refused at once (max_in_flight) are one round: only a refusal
+	// after the wait is over makes the wait longer.
+	if !now.Before(in.retryAt) {
+		in.failures++
+		in.retryAt = now.Add(retryBackoff(in.failures))
+	}
+	wait := time.Until(in.retryAt).Round(time.Millisecond)
+	log := in.warnedAt.IsZero() || now.Sub(in.warnedAt) >= failWarnEvery
+	held, heldOrders := in.warnHeld, in.warnHeldOrd
+	if log {
+		in.warnedAt, in.warnHeld, in.warnHeldOrd = now, 0, 0
+	} else {
+		in.warnHeld++
+		in.warnHeldOrd += orders
+	}
+	in.mu.Unlock()
+	if !log {
+		return
+	}
+	more := ""
+	if held > 0 {
+		more = fmt.Sprintf(" (and %d more refusals of %d orders since the last report)", held, heldOrders)
+	}
+	in.log.Warnf("sales_orders: %d orders not delivered, sending them again in %v: %v%s", orders, wait, err, more)
 }
 
 func (in *input) requeue(p *pending) {
@@ -469,7 +524,7 @@ func (in *input) Close(context.Context) error {
 			close(in.stop)
 		}
 		in.mu.Unlock()
-		in.log.Infof("sales_orders: %d orders generated, %d acknowledged", in.pace.emittedSnapshot(), in.acked.Load())
+		in.reportClose()
 	})
 	return nil
 }

@@ -1,0 +1,142 @@
+package generator
+
+import (
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// How the sales_orders input stops. Benthos ends a pipeline whose output
+// cannot deliver by waiting out its shutdown_timeout (20s by default) in
+// silence and then exits with status 0, although the orders it generated
+// never reached Kafka. The input therefore:
+//   - on the first Ctrl-C (SIGINT or SIGTERM), if orders are still
+//     unacknowledged a moment later, says how many and what it waits for;
+//   - on a second Ctrl-C with orders unacknowledged, logs how many and ends
+//     the process at once with status exitUnacked;
+//   - when it is closed with orders unacknowledged, logs how many and ends
+//     the process with status exitUnacked (Benthos would exit 0).
+
+// exitUnacked is the process status when the input stops with orders that
+// were generated but not acknowledged by the output.
+const exitUnacked = 1
+
+// ackGrace is how long after the first Ctrl-C the orders already sent may
+// take to be acknowledged before the input says it is waiting for them: a
+// healthy broker answers well within it, so a normal stop says nothing more.
+const ackGrace = 500 * time.Millisecond
+
+// shutdownTimeout is Benthos' default shutdown_timeout, named in the message.
+const shutdownTimeout = 20 * time.Second
+
+// exitGrace lets the last log lines out before the default exit: main copies
+// them from a pipe to stderr. SetExitFunc replaces the default.
+const exitGrace = 200 * time.Millisecond
+
+var (
+	hooksMu sync.Mutex
+	// exitHook ends the process. Under `go test` the default one does not
+	// end the test binary; tests that observe it replace it.
+	exitHook = defaultExit
+	// notifySignals subscribes c to Ctrl-C and SIGTERM; tests replace it.
+	notifySignals = func(c chan<- os.Signal) (stop func()) {
+		signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+		return func() { signal.Stop(c) }
+	}
+)
+
+func defaultExit(code int) {
+	if testing.Testing() {
+		return
+	}
+	time.Sleep(exitGrace)
+	os.Exit(code)
+}
+
+// SetExitFunc sets how the sales_orders input ends the process when it stops
+// with orders unacknowledged: main passes a function that flushes its logs
+// and then calls os.Exit(code). The default waits a moment for the logs and
+// calls os.Exit.
+func SetExitFunc(fn func(code int)) {
+	hooksMu.Lock()
+	exitHook = fn
+	hooksMu.Unlock()
+}
+
+func exitProcess(code int) {
+	hooksMu.Lock()
+	fn := exitHook
+	hooksMu.Unlock()
+	fn(code)
+}
+
+// unacked is how many orders were generated and not acknowledged.
+func (in *input) unacked() (unacked, generated uint64) {
+	generated = in.pace.emittedSnapshot()
+	acked := in.acked.Load()
+	if acked > generated {
+		return 0, generated
+	}
+	return generated - acked, generated
+}
+
+// watchSignals tells the operator what a stop is waiting for, and stops the
+// process at once on a second Ctrl-C. It ends when stop is closed.
+func (in *input) watchSignals(stop <-chan struct{}) {
+	sigs := make(chan os.Signal, 2)
+	hooksMu.Lock()
+	notify := notifySignals
+	hooksMu.Unlock()
+	unsubscribe := notify(sigs)
+	defer unsubscribe()
+
+	signalled := false
+	timer := time.NewTimer(ackGrace)
+	timer.Stop()
+	defer timer.Stop()
+	var grace <-chan time.Time
+	var sentBefore uint64
+	for {
+		select {
+		case <-stop:
+			return
+		case <-sigs:
+			if !signalled {
+				signalled = true
+				sentBefore = in.pace.emittedSnapshot()
+				timer.Reset(ackGrace)
+				grace = timer.C
+				continue
+			}
+			if n, generated := in.unacked(); n > 0 {
+				in.log.Errorf("sales_orders: stopped by a second interrupt with %d of %d generated orders unacknowledged: they may not be in Kafka; exiting with status %d", n, generated, exitUnacked)
+				exitProcess(exitUnacked)
+				return
+			}
+		case <-grace:
+			grace = nil
+			// Acks come in any order, so compare counts: every order sent
+			// before the signal is acknowledged once acked reaches that count.
+			if in.acked.Load() >= sentBefore {
+				continue
+			}
+			n, _ := in.unacked()
+			in.log.Warnf("sales_orders: stopping: waiting up to the shutdown_timeout (%v unless the config sets it) for %d unacknowledged orders to be acknowledged by the output; press Ctrl-C again to stop now", shutdownTimeout, n)
+		}
+	}
+}
+
+// reportClose logs the counts at close and ends the process when orders are
+// left unacknowledged: a run that lost orders must not end with status 0.
+func (in *input) reportClose() {
+	n, generated := in.unacked()
+	if n == 0 {
+		in.log.Infof("sales_orders: %d orders generated, %d acknowledged", generated, generated)
+		return
+	}
+	in.log.Errorf("sales_orders: stopped with %d of %d generated orders unacknowledged (%d acknowledged): they may not be in Kafka; exiting with status %d", n, generated, generated-n, exitUnacked)
+	exitProcess(exitUnacked)
+}
