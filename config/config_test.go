@@ -150,7 +150,7 @@ func TestProduceThenConsume(t *testing.T) {
 
 	consume := kafkatest.StartProcess(t, "consume.yaml", map[string]string{
 		"KAFKA_BROKERS": brokers, "KAFKA_TOPIC": topic, "OUTPUT_FORMAT": "json",
-		"STATE_DIR": t.TempDir(), "AGGREGATE_INTERVAL": "200ms", "CONSUME_HTTP_ADDRESS": "127.0.0.1:0",
+		"KAFKA_CONSUMER_GROUP": topic, "AGGREGATE_INTERVAL": "200ms", "CONSUME_HTTP_ADDRESS": "127.0.0.1:0",
 	}, kafkatest.Binary(t), "-c", "consume.yaml")
 	_, _, err = consume.WaitSnapshot(time.Minute, 0, func(s kafkatest.Snapshot) bool { return s.Orders == n && s.Rejected == 1 })
 	require.NoError(t, err)
