@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -200,22 +199,6 @@ func bytesField(conf *service.ParsedConfig, name string, maxValue uint64) (int32
 		return 0, fmt.Errorf("field %s: size %q out of range, must be between 1B and %v bytes", name, s, maxValue)
 	}
 	return int32(n), nil
-}
-
-// pingClient checks that the cluster answers, so Connect fails (and Benthos
-// retries with back off) rather than reporting a connection that does not
-// exist. Authentication problems are not retryable, so they back off longer.
-func pingClient(ctx context.Context, cl *kgo.Client) error {
-	if err := cl.Ping(ctx); err != nil {
-		if isAuthErr(err) {
-			// Retrying a bad password or certificate soon only fills the log.
-			return service.NewErrBackOff(fmt.Errorf("ping brokers: %w", err), 30*time.Second)
-		}
-		// A broker that is down (connection refused) comes back: retry on
-		// Benthos' usual short back-off.
-		return fmt.Errorf("ping brokers: %w", err)
-	}
-	return nil
 }
 
 // connectCheck is what Connect runs on a new client, in the input and the

@@ -64,7 +64,9 @@ func outputSpec() *service.ConfigSpec {
 		Description(`
 Writes each batch to Kafka and returns only after the brokers acknowledged every record of the batch, so a message is acknowledged to the input only once it is durable in Kafka. Records that fail are reported with their topic and partition and retried by the pipeline; with `+"`idempotent_write`"+` the broker discards the duplicates that retries would otherwise create.
 
-While brokers are unreachable the client keeps retrying internally and writes block (applying back pressure) until the cluster is back.
+While brokers are unreachable the client keeps retrying internally and writes block (applying back pressure) until the cluster is back. Connecting is retried with back-off (1s, 2s, 4s ... every 30s); a seed broker address where something other than Kafka answers (an HTTP server, a TLS listener dialled without TLS) is named within seconds. When the brokers refuse the credentials (SASL or TLS), retrying cannot help: the output logs what to check and ends the process with status 1.
+
+A topic deleted and created again under the same name (or a development broker restarted without its data) makes the client fail every record with `+"`UNKNOWN_TOPIC_ID`"+`: the output then forgets the old topic ID and writes those records to the new topic. A record too large for `+"`max_message_bytes`"+` or for the topic's `+"`max.message.bytes`"+` is handled as `+"`oversized`"+` says.
 
 Metrics: `+"`kafka_produced_records`, `kafka_produced_bytes` and `kafka_produce_errors`"+`, labelled by topic.
 `).
