@@ -183,7 +183,9 @@ func openChangelog(ctx context.Context, connOpts []kgo.Opt, topic string, partit
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.ProducerBatchMaxBytes(changelogMaxBytes),
-		kgo.ProducerBatchCompression(kgo.Lz4Compression()),
+		// Uncompressed: lz4's writer takes 4 MiB blocks, a tenth of the
+		// consumer's memory, for records of a few KiB.
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.ProducerLinger(0),
 		kgo.FetchMaxPartitionBytes(changelogMaxBytes),
 		kgo.MetadataMinAge(time.Second),
