@@ -117,6 +117,10 @@ type offsetEntry struct {
 // of products and partitions, never with the number of orders. It is not
 // safe for concurrent use. The zero value is not usable; call NewAggregator.
 type Aggregator struct {
+	// MaxProducts, when positive, is the most distinct products; an order
+	// that would add more is rejected.
+	MaxProducts int
+
 	dec      *order.Decoder
 	o        order.Order
 	orderSeq uint64
@@ -173,6 +177,9 @@ func (a *Aggregator) Apply(r *Record) (Outcome, error) {
 	if err == nil {
 		err = a.checkOverflow()
 	}
+	if err == nil && a.MaxProducts > 0 {
+		err = a.checkProducts()
+	}
 	if err != nil {
 		a.rejected++
 	} else {
@@ -186,6 +193,37 @@ func (a *Aggregator) Apply(r *Record) (Outcome, error) {
 		return Rejected, err
 	}
 	return Applied, nil
+}
+
+// checkProducts refuses an order that would take the distinct products past
+// MaxProducts: the state of a partition is one record on Kafka, and no order
+// may make it too large to write.
+func (a *Aggregator) checkProducts() error {
+	if len(a.products)+len(a.o.Items) <= a.MaxProducts {
+		return nil
+	}
+	added := 0
+	for i := range a.o.Items {
+		name := a.o.Items[i].Name
+		if _, ok := a.index[name]; ok {
+			continue
+		}
+		dup := false
+		for j := range i {
+			if a.o.Items[j].Name == name {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			added++
+		}
+	}
+	if len(a.products)+added > a.MaxProducts {
+		return fmt.Errorf("%s: the order would add %d new products to the %d already counted in this partition, over the limit of %d distinct products (field max_products)",
+			order.FieldProducts, added, len(a.products), a.MaxProducts)
+	}
+	return nil
 }
 
 func (a *Aggregator) checkOverflow() error {

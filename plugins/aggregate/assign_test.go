@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -204,4 +205,53 @@ func newClient(t *testing.T, brokers string) *kgo.Client {
 	require.NoError(t, err)
 	t.Cleanup(cl.Close)
 	return cl
+}
+
+// TestMaxProducts: an order that would take a partition past max_products
+// distinct products is rejected with a reason; known products still count.
+func TestMaxProducts(t *testing.T) {
+	b := newTestBuffer(t, "interval: 0s\nmax_products: 2")
+	mk := func(names ...string) []byte {
+		o := &order.Order{ID: "x", Customer: "529.982.247-25", SoldAt: order.LocalTime{Year: 2026, Month: 11, Day: 24, Hour: 10}}
+		for _, n := range names {
+			o.Items = append(o.Items, order.Item{Name: n, Quantity: 1, UnitPrice: 100})
+		}
+		o.Total = o.ItemsTotal()
+		return o.AppendJSON(nil)
+	}
+	acks := newAckRecorder()
+	batch := service.MessageBatch{
+		kafkaMsg(mk("A", "A"), testTopic, 0, 0),
+		kafkaMsg(mk("B"), testTopic, 0, 1),
+		kafkaMsg(mk("A", "C"), testTopic, 0, 2), // a third product: rejected
+		kafkaMsg(mk("B", "A"), testTopic, 0, 3),
+	}
+	require.NoError(t, b.WriteBatch(context.Background(), batch, acks.fn(nil)))
+	acks.wait(t, 1)
+	b.EndOfInput()
+	snaps, rejected := readAll(t, b)
+	require.Len(t, rejected, 1)
+	reason, _ := rejected[0].MetaGet(MetaRejectedReason)
+	assert.Equal(t, "produtos: the order would add 1 new products to the 2 already counted in this partition, over the limit of 2 distinct products (field max_products)", reason)
+	last := snaps[len(snaps)-1]
+	assert.Equal(t, int64(3), last.Orders)
+	assert.Equal(t, int64(1), last.Rejected)
+	assert.Len(t, last.Products, 2)
+}
+
+// TestLargestStateFits: the state of a partition at max_products, every name
+// as long as the decoder allows in 4-byte characters, fits in a record of the
+// state topic.
+func TestLargestStateFits(t *testing.T) {
+	s := &partitionState{Topic: strings.Repeat("t", 249), Partition: 1 << 30, Next: 1 << 62, DLQFrom: 1 << 62, Orders: 1 << 62, Rejected: 1 << 62, Writer: strings.Repeat("h", 300)}
+	for i := range maxProducts {
+		name := fmt.Sprintf("%05d", i) + strings.Repeat("😀", 195)
+		s.Products = append(s.Products, ProductTotals{Name: name, Units: 1 << 62, Orders: 1 << 62, Value: 1 << 62})
+	}
+	size := len(appendState(nil, s))
+	t.Logf("largest state record: %d bytes, limit %d", size, changelogMaxBytes)
+	assert.Less(t, size+1024, changelogMaxBytes)
+	back, err := parseState(appendState(nil, s))
+	require.NoError(t, err)
+	assert.Equal(t, s.Products[9999], back.Products[9999])
 }

@@ -82,6 +82,7 @@ type salesAggregate struct {
 	interval   time.Duration
 	topics     map[string]struct{} // nil accepts any topic
 	maxPending int
+	maxProds   int
 	now        func() time.Time
 	member     string // host/pid, the owner named in snapshots
 	stateTopic string
@@ -189,6 +190,13 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 	if maxPending < 1 {
 		return nil, fmt.Errorf("field %s: %d is below 1", fieldMaxPending, maxPending)
 	}
+	maxProds, err := conf.FieldInt(fieldMaxProd)
+	if err != nil {
+		return nil, err
+	}
+	if maxProds < 1 || maxProds > maxProducts {
+		return nil, fmt.Errorf("field %s: %d is not from 1 to %d (a partition's state must fit in one record of the state topic)", fieldMaxProd, maxProds, maxProducts)
+	}
 	for _, t := range topics {
 		if t == "" {
 			return nil, fmt.Errorf("field %s: empty topic name", fieldTopics)
@@ -215,6 +223,7 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 		mode:        mode,
 		interval:    interval,
 		maxPending:  maxPending,
+		maxProds:    maxProds,
 		now:         time.Now,
 		member:      host + "/" + strconv.Itoa(os.Getpid()),
 		stateTopic:  stateTopic,
@@ -234,7 +243,7 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 		commitDone:  make(chan struct{}),
 		clReady:     make(chan struct{}),
 		committed:   make(chan struct{}),
-		mem:         NewAggregator(),
+		mem:         newAggregatorMax(maxProds),
 		parts:       map[TopicPartition]*livePart{},
 	}
 	b.view.init()
@@ -351,7 +360,7 @@ func (b *salesAggregate) Assign(ctx context.Context, topic string, topicID [16]b
 		for _, p := range partitions {
 			b.assignSeq++
 			tp := TopicPartition{topic, p}
-			b.install(&livePart{tp: tp, topicID: topicID, assignment: b.assignSeq, agg: NewAggregator(), live: true})
+			b.install(&livePart{tp: tp, topicID: topicID, assignment: b.assignSeq, agg: b.newAgg(), live: true})
 			starts[p] = kafka.Start{FromBeginning: true, Assignment: b.assignSeq}
 		}
 		b.changed = true
@@ -390,7 +399,7 @@ func (b *salesAggregate) Assign(ctx context.Context, topic string, topicID [16]b
 		tp := TopicPartition{topic, p}
 		first, _ := firsts.Lookup(topic, p)
 		end, _ := ends.Lookup(topic, p)
-		lp := &livePart{tp: tp, topicID: topicID, agg: NewAggregator(), live: true}
+		lp := &livePart{tp: tp, topicID: topicID, agg: b.newAgg(), live: true}
 		s := b.cl.state(tp)
 		if s == nil {
 			lp.next, lp.scan = first.Offset, first.Offset
@@ -427,6 +436,14 @@ func (b *salesAggregate) Assign(ctx context.Context, topic string, topicID [16]b
 	b.changed = true
 	b.mu.Unlock()
 	return starts, nil
+}
+
+func (b *salesAggregate) newAgg() *Aggregator { return newAggregatorMax(b.maxProds) }
+
+func newAggregatorMax(n int) *Aggregator {
+	a := NewAggregator()
+	a.MaxProducts = n
+	return a
 }
 
 // install makes lp the partition's live state. Called with mu.
@@ -485,7 +502,7 @@ func (b *salesAggregate) partFor(pos *kafka.Position) *livePart {
 		lp = b.parts[tp]
 		if lp == nil && pos.Assignment == 0 && b.stateTopic == "" {
 			// kafka_franz without a group: every partition from its start.
-			lp = &livePart{tp: tp, topicID: pos.TopicID, agg: NewAggregator(), live: true, next: -1, scan: -1}
+			lp = &livePart{tp: tp, topicID: pos.TopicID, agg: b.newAgg(), live: true, next: -1, scan: -1}
 			b.install(lp)
 		}
 		b.last, b.lastTP = lp, tp

@@ -28,9 +28,12 @@ const stateFormatVersion = 2
 
 // changelogMaxBytes is the largest changelog record: the state of one
 // partition with every product it may hold (maxProducts names of up to 800
-// bytes each, with their numbers), well above what a real catalog needs. The
-// topic is created with it as max.message.bytes.
+// bytes each, with their numbers, about 9 MiB), far above what a real
+// catalog needs. The topic is created with it as max.message.bytes.
 const changelogMaxBytes = 16 << 20
+
+// maxProducts bounds the field max_products.
+const maxProducts = 10000
 
 // partitionState is the durable record of one partition in the changelog
 // topic: everything counted from the partition's first offset up to (not
@@ -142,7 +145,7 @@ func parseState(data []byte) (*partitionState, error) {
 	}
 	s.Products = make([]ProductTotals, len(doc.Produtos))
 	for i, p := range doc.Produtos {
-		v, err := order.ParseCents([]byte(p.ValorTotal))
+		v, err := order.ParseSum([]byte(p.ValorTotal))
 		if err != nil {
 			return nil, fmt.Errorf("produtos[%d].valor_total %q: %w", i, p.ValorTotal, err)
 		}

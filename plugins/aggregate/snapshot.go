@@ -47,7 +47,7 @@ func ParseSnapshot(data []byte) (*Snapshot, error) {
 	}
 	s := &Snapshot{Orders: doc.Pedidos, Rejected: doc.Rejeitados, Offsets: doc.Offsets, Sequence: doc.Sequencia}
 	var err error
-	if s.Value, err = order.ParseCents([]byte(doc.ValorTotal)); err != nil {
+	if s.Value, err = order.ParseSum([]byte(doc.ValorTotal)); err != nil {
 		return nil, fmt.Errorf("parsing snapshot: valor_total %q: %w", doc.ValorTotal, err)
 	}
 	if s.Mode, err = ParseMode(doc.Modo); err != nil {
@@ -60,7 +60,7 @@ func ParseSnapshot(data []byte) (*Snapshot, error) {
 	}
 	s.Products = make([]ProductTotals, len(doc.Produtos))
 	for i, p := range doc.Produtos {
-		v, err := order.ParseCents([]byte(p.ValorTotal))
+		v, err := order.ParseSum([]byte(p.ValorTotal))
 		if err != nil {
 			return nil, fmt.Errorf("parsing snapshot: produtos[%d].valor_total %q: %w", i, p.ValorTotal, err)
 		}

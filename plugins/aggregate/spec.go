@@ -12,6 +12,7 @@ const (
 	fieldStateDir   = "state_dir"
 	fieldTopics     = "topics"
 	fieldMaxPending = "max_pending"
+	fieldMaxProd    = "max_products"
 )
 
 // Metadata keys set on the messages sales_aggregate emits.
@@ -88,6 +89,11 @@ A record that is not a valid order (not JSON, a field missing or of the wrong ty
 				Description("The Kafka topics the totals are built from. A partition of another topic assigned to this member stops the process. Empty accepts the topics of the input.").
 				Default([]any{}).
 				Example([]string{"vendas_ecommerce"}),
+			service.NewIntField(fieldMaxProd).
+				Description("The most distinct products per partition. An order that would add more is rejected (to the DLQ, with a reason), so that no stream of made-up names can grow the state without end: a partition's state is one Kafka record, and with product names of at most 200 characters 10000 products stay under the state topic's 16 MiB records.").
+				Default(10000).
+				Example(1000).
+				Advanced(),
 			service.NewIntField(fieldMaxPending).
 				Description("With `state_topic`, the most records counted but not yet on the broker; the input waits while this many are pending. Higher absorbs a slower broker, lower bounds what is read again after a crash.").
 				Default(65536).

@@ -2,6 +2,7 @@ package order
 
 import (
 	"errors"
+	"math"
 	"strconv"
 )
 
@@ -63,7 +64,13 @@ var (
 // ParseCents reads a JSON number with at most two decimals (12, 12.5, 12.50)
 // into centavos exactly. Exponents and more decimals are refused rather than
 // rounded: rounding would change the money.
-func ParseCents(b []byte) (Cents, error) {
+func ParseCents(b []byte) (Cents, error) { return parseCents(b, maxCents) }
+
+// ParseSum reads a sum of amounts as ParseCents does, up to what an int64 of
+// centavos holds: running totals pass the bound of a single amount.
+func ParseSum(b []byte) (Cents, error) { return parseCents(b, math.MaxInt64) }
+
+func parseCents(b []byte, limit Cents) (Cents, error) {
 	if len(b) == 0 {
 		return 0, errMoneyEmpty
 	}
@@ -78,10 +85,11 @@ func ParseCents(b []byte) (Cents, error) {
 	var whole Cents
 	i := 0
 	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-		whole = whole*10 + Cents(b[i]-'0')
-		if whole > maxCents/100 {
+		d := Cents(b[i] - '0')
+		if whole > (limit/100-d)/10 {
 			return 0, errMoneyTooLarge
 		}
+		whole = whole*10 + d
 	}
 	if i == 0 || (i > 1 && b[0] == '0') {
 		return 0, errMoneyFormat
@@ -107,14 +115,19 @@ func ParseCents(b []byte) (Cents, error) {
 			}
 			frac = frac[:2]
 		}
+		var f Cents
 		mul := Cents(10)
 		for _, d := range frac {
 			if d < '0' || d > '9' {
 				return 0, errMoneyFormat
 			}
-			c += Cents(d-'0') * mul
+			f += Cents(d-'0') * mul
 			mul /= 10
 		}
+		if c > limit-f {
+			return 0, errMoneyTooLarge
+		}
+		c += f
 	}
 	if neg {
 		c = -c

@@ -2,6 +2,7 @@ package order
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -555,4 +556,25 @@ func TestDecodeCPFMasked(t *testing.T) {
 			require.NotContains(t, shown, digits[j:j+11], "input %q, reason %q", in, err.Error())
 		}
 	}
+}
+
+// TestParseSum: sums of amounts read back up to what int64 centavos hold,
+// past the bound of one amount, exactly; one more centavo is refused.
+func TestParseSum(t *testing.T) {
+	for in, want := range map[string]Cents{
+		"92233720368547758.07": math.MaxInt64,
+		"10000000000000.01":    1e15 + 1,
+		"0.05":                 5,
+	} {
+		got, err := ParseSum([]byte(in))
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+		assert.Equal(t, in, got.String())
+	}
+	for _, in := range []string{"92233720368547758.08", "92233720368547759", "100000000000000000"} {
+		_, err := ParseSum([]byte(in))
+		assert.Error(t, err, in)
+	}
+	_, err := ParseCents([]byte("10000000000000.01"))
+	assert.Error(t, err, "one amount stays bounded")
 }
