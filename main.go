@@ -9,17 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"net/http"
 	"os"
-	"regexp"
 	"runtime"
 	"runtime/debug"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -33,8 +26,9 @@ import (
 	"github.com/vendas-connect/vendas-connect/plugins/devbroker"
 	"github.com/vendas-connect/vendas-connect/plugins/docs"
 	"github.com/vendas-connect/vendas-connect/plugins/gctune"
-	_ "github.com/vendas-connect/vendas-connect/plugins/generator"
-	_ "github.com/vendas-connect/vendas-connect/plugins/kafka"
+	"github.com/vendas-connect/vendas-connect/plugins/generator"
+	"github.com/vendas-connect/vendas-connect/plugins/kafka"
+	_ "github.com/vendas-connect/vendas-connect/plugins/prometheus"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".
@@ -54,6 +48,12 @@ func run(args []string) int {
 	defer gctune.Start(gctune.DefaultMinHeap)()
 
 	logs := newStderrLogs(os.Stderr)
+	// A component that must stop the process (refused credentials, orders
+	// left unacknowledged, a state that does not fit the topic) flushes the
+	// logs first.
+	exit := func(code int) { logs.close(); os.Exit(code) }
+	kafka.SetExitFunc(exit)
+	generator.SetExitFunc(exit)
 	cli.AppHelpTemplate = appHelpTemplate
 	code, err := service.RunCLIToCode(context.Background(),
 		service.CLIOptSetArgs(args...),
@@ -134,6 +134,8 @@ GLOBAL OPTIONS:
 // that stdout shares, journald's socket), writing through stderr's own
 // descriptor so nothing overwrites anything in a shared file.
 type stderrLogs struct {
+	closeOnce sync.Once // close may come from an exit and from run's end
+
 	path string   // /proc/self/fd/N of w; empty where no such path exists
 	w    *os.File // our write end, kept open so the path stays valid
 	done chan struct{}
@@ -214,301 +216,11 @@ func (l *stderrLogs) close() {
 	if l.w == nil {
 		return
 	}
-	_, _ = l.w.Write(endOfLogs)
-	select {
-	case <-l.done:
-	case <-time.After(5 * time.Second):
-	}
-}
-
-func init() {
-	if err := service.RegisterMetricsExporter("prometheus", prometheusSpec(), newPrometheusFromConfig); err != nil {
-		panic(err)
-	}
-}
-
-// prometheusSpec is the `metrics: prometheus` exporter. Benthos v4 ships
-// none (Redpanda Connect's is not open source), so this build has its own,
-// with Redpanda Connect's field names for what it supports. Once an
-// exporter named prometheus is registered, Benthos makes it the default of
-// `metrics`: a config that sets none serves /metrics.
-func prometheusSpec() *service.ConfigSpec {
-	return service.NewConfigSpec().
-		Summary("Serves the metrics at `/metrics` (and `/stats`) of the HTTP server, in Prometheus' text format.").
-		Description(`Counters and gauges are exported as they are. Timers, which Benthos measures in
-nanoseconds, are exported as summaries of their sum and count in nanoseconds (without
-quantiles), or as histograms in seconds with `+"`use_histogram_timing`"+`. The fields
-are named as in Redpanda Connect's `+"`prometheus`"+` exporter; its push gateway, file
-output and process and Go runtime metrics are not here.`).
-		Fields(
-			service.NewBoolField(promFieldHistogram).
-				Description("Export timers as histograms in seconds instead of summaries in nanoseconds.").
-				Default(false).Advanced(),
-			service.NewFloatListField(promFieldBuckets).
-				Description("Upper bounds of the histogram buckets, in seconds, ascending; empty means Prometheus' default buckets.").
-				Example([]float64{0.001, 0.01, 0.1, 1}).
-				Default([]any{}).Advanced(),
-		)
-}
-
-const (
-	promFieldHistogram = "use_histogram_timing"
-	promFieldBuckets   = "histogram_buckets"
-)
-
-// promDefaultBuckets are client_golang's DefBuckets, in seconds.
-var promDefaultBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
-
-func newPrometheusFromConfig(conf *service.ParsedConfig, log *service.Logger) (service.MetricsExporter, error) {
-	p := &promExporter{log: log, families: map[string]*promFamily{}}
-	histogram, err := conf.FieldBool(promFieldHistogram)
-	if err != nil {
-		return nil, err
-	}
-	if histogram {
-		if p.buckets, err = conf.FieldFloatList(promFieldBuckets); err != nil {
-			return nil, err
+	l.closeOnce.Do(func() {
+		_, _ = l.w.Write(endOfLogs)
+		select {
+		case <-l.done:
+		case <-time.After(5 * time.Second):
 		}
-		if len(p.buckets) == 0 {
-			p.buckets = promDefaultBuckets
-		}
-		for i, b := range p.buckets {
-			if math.IsNaN(b) || math.IsInf(b, 0) || (i > 0 && b <= p.buckets[i-1]) {
-				return nil, fmt.Errorf("%s: %v is invalid, the bounds must be finite and ascending", promFieldBuckets, p.buckets)
-			}
-		}
-	}
-	return p, nil
-}
-
-// promExporter keeps every series Benthos asked for and renders them all
-// on each scrape. Updates are atomic adds, or a short lock for timers.
-type promExporter struct {
-	log      *service.Logger
-	buckets  []float64 // nil: timers are summaries
-	mu       sync.Mutex
-	families map[string]*promFamily
-}
-
-type promFamily struct {
-	name, kind string // kind: counter, gauge, summary or histogram
-	labelKeys  []string
-	series     map[string]*promSeries // by rendered labels
-}
-
-type promSeries struct {
-	labels string       // {k="v",...}, or empty
-	value  atomic.Int64 // counter, or gauge as math.Float64bits
-	mu     sync.Mutex   // timers
-	count  uint64
-	sum    float64
-	counts []uint64 // per bucket, not cumulative
-}
-
-var (
-	promNameRE  = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
-	promLabelRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-)
-
-// series returns the series of name with these labels, creating it; nil
-// (the metric is dropped, with an error logged) when the name, the labels or
-// the kind do not fit Prometheus or an earlier metric of that name.
-func (p *promExporter) series(name, kind string, labelKeys, labelValues []string) *promSeries {
-	if !promNameRE.MatchString(name) {
-		p.log.Errorf("Ignoring metric %q: not a valid Prometheus metric name", name)
-		return nil
-	}
-	for _, k := range labelKeys {
-		if !promLabelRE.MatchString(k) || strings.HasPrefix(k, "__") {
-			p.log.Errorf("Ignoring metric %q: %q is not a valid Prometheus label name", name, k)
-			return nil
-		}
-	}
-	if len(labelKeys) != len(labelValues) {
-		p.log.Errorf("Ignoring metric %q: %d label values for the labels %v", name, len(labelValues), labelKeys)
-		return nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	f, ok := p.families[name]
-	if !ok {
-		f = &promFamily{name: name, kind: kind, labelKeys: slices.Clone(labelKeys), series: map[string]*promSeries{}}
-		p.families[name] = f
-	}
-	if f.kind != kind || !slices.Equal(f.labelKeys, labelKeys) {
-		p.log.Errorf("Ignoring metric %q as a %s with labels %v: it is a %s with labels %v", name, kind, labelKeys, f.kind, f.labelKeys)
-		return nil
-	}
-	labels := promLabels(labelKeys, labelValues)
-	s, ok := f.series[labels]
-	if !ok {
-		s = &promSeries{labels: labels}
-		if kind == "histogram" {
-			s.counts = make([]uint64, len(p.buckets))
-		}
-		f.series[labels] = s
-	}
-	return s
-}
-
-func promLabels(keys, values []string) string {
-	if len(keys) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(k)
-		b.WriteString(`="`)
-		b.WriteString(promEscaper.Replace(values[i]))
-		b.WriteByte('"')
-	}
-	b.WriteByte('}')
-	return b.String()
-}
-
-var promEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-
-// NewCounterCtor implements service.MetricsExporter.
-func (p *promExporter) NewCounterCtor(name string, labelKeys ...string) service.MetricsExporterCounterCtor {
-	return func(labelValues ...string) service.MetricsExporterCounter {
-		return promCounter{p.series(name, "counter", labelKeys, labelValues)}
-	}
-}
-
-// NewGaugeCtor implements service.MetricsExporter.
-func (p *promExporter) NewGaugeCtor(name string, labelKeys ...string) service.MetricsExporterGaugeCtor {
-	return func(labelValues ...string) service.MetricsExporterGauge {
-		return promGauge{p.series(name, "gauge", labelKeys, labelValues)}
-	}
-}
-
-// NewTimerCtor implements service.MetricsExporter.
-func (p *promExporter) NewTimerCtor(name string, labelKeys ...string) service.MetricsExporterTimerCtor {
-	kind := "summary"
-	if p.buckets != nil {
-		kind = "histogram"
-	}
-	return func(labelValues ...string) service.MetricsExporterTimer {
-		return promTimer{p.series(name, kind, labelKeys, labelValues), p.buckets}
-	}
-}
-
-// Close implements service.MetricsExporter.
-func (p *promExporter) Close(context.Context) error { return nil }
-
-type promCounter struct{ s *promSeries }
-
-func (c promCounter) Incr(n int64) {
-	if c.s != nil {
-		c.s.value.Add(n)
-	}
-}
-
-type promGauge struct{ s *promSeries }
-
-func (g promGauge) Set(v int64) { g.SetFloat64(float64(v)) }
-
-// SetFloat64 keeps a fractional gauge (Benthos uses it where it has one).
-func (g promGauge) SetFloat64(v float64) {
-	if g.s != nil {
-		g.s.value.Store(int64(math.Float64bits(v)))
-	}
-}
-
-type promTimer struct {
-	s       *promSeries
-	buckets []float64
-}
-
-func (t promTimer) Timing(ns int64) {
-	if t.s == nil {
-		return
-	}
-	v := float64(ns)
-	if t.buckets != nil {
-		v /= float64(time.Second)
-	}
-	t.s.mu.Lock()
-	t.s.count++
-	t.s.sum += v
-	if i, _ := slices.BinarySearch(t.buckets, v); i < len(t.buckets) {
-		t.s.counts[i]++
-	}
-	t.s.mu.Unlock()
-}
-
-// HandlerFunc serves /metrics; Benthos looks for this method.
-func (p *promExporter) HandlerFunc() http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		_ = p.write(w)
-	}
-}
-
-// write renders every series in Prometheus' text format, families and
-// series in name order.
-func (p *promExporter) write(w io.Writer) error {
-	p.mu.Lock()
-	families := make([]*promFamily, 0, len(p.families))
-	series := map[*promFamily][]*promSeries{}
-	for _, f := range p.families {
-		families = append(families, f)
-		ss := make([]*promSeries, 0, len(f.series))
-		for _, s := range f.series {
-			ss = append(ss, s)
-		}
-		slices.SortFunc(ss, func(a, b *promSeries) int { return strings.Compare(a.labels, b.labels) })
-		series[f] = ss
-	}
-	p.mu.Unlock()
-	slices.SortFunc(families, func(a, b *promFamily) int { return strings.Compare(a.name, b.name) })
-
-	bw := bufio.NewWriter(w)
-	for _, f := range families {
-		fmt.Fprintf(bw, "# HELP %s Benthos %s metric\n# TYPE %s %s\n", f.name, f.kind, f.name, f.kind)
-		for _, s := range series[f] {
-			switch f.kind {
-			case "counter":
-				fmt.Fprintf(bw, "%s%s %d\n", f.name, s.labels, s.value.Load())
-			case "gauge":
-				fmt.Fprintf(bw, "%s%s %s\n", f.name, s.labels, promFloat(math.Float64frombits(uint64(s.value.Load()))))
-			default:
-				s.mu.Lock()
-				count, sum, counts := s.count, s.sum, slices.Clone(s.counts)
-				s.mu.Unlock()
-				if f.kind == "histogram" {
-					var cum uint64
-					for i, b := range p.buckets {
-						cum += counts[i]
-						fmt.Fprintf(bw, "%s_bucket%s %d\n", f.name, withLabel(s.labels, "le", promFloat(b)), cum)
-					}
-					fmt.Fprintf(bw, "%s_bucket%s %d\n", f.name, withLabel(s.labels, "le", "+Inf"), count)
-				}
-				fmt.Fprintf(bw, "%s_sum%s %s\n%s_count%s %d\n", f.name, s.labels, promFloat(sum), f.name, s.labels, count)
-			}
-		}
-	}
-	return bw.Flush()
-}
-
-// withLabel adds k="v" to rendered labels.
-func withLabel(labels, k, v string) string {
-	if labels == "" {
-		return "{" + k + `="` + v + `"}`
-	}
-	return labels[:len(labels)-1] + "," + k + `="` + v + `"}`
-}
-
-func promFloat(v float64) string {
-	switch {
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
+	})
 }

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -51,7 +53,11 @@ func Run(ctx context.Context, opts Options) error {
 	fmt.Fprintf(opts.Stderr, "vendas-connect demo: embedded broker at %s (in memory only), producing and consuming; Ctrl-C to stop\n", broker.Addr())
 
 	lookup := envLookup(opts, broker.Addr())
-	produce, err := buildStream(opts.ConfigDir, "produce.yaml", func(k string) (string, bool) {
+	stderr := opts.Stderr
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	produce, err := buildStream(opts.ConfigDir, "produce.yaml", stderr, func(k string) (string, bool) {
 		// The producer's progress log would scroll the table away.
 		if k == "LOG_LEVEL" {
 			return "WARN", true
@@ -61,7 +67,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	consume, err := buildStream(opts.ConfigDir, "consume.yaml", lookup)
+	consume, err := buildStream(opts.ConfigDir, "consume.yaml", stderr, lookup)
 	if err != nil {
 		return err
 	}
@@ -134,7 +140,7 @@ func envLookup(opts Options, brokers string) func(string) (string, bool) {
 
 // buildStream builds a stream from a config file of dir, or from the copy
 // built into the binary when dir does not have it.
-func buildStream(dir, name string, lookup func(string) (string, bool)) (*service.Stream, error) {
+func buildStream(dir, name string, stderr io.Writer, lookup func(string) (string, bool)) (*service.Stream, error) {
 	yaml, err := os.ReadFile(filepath.Join(dir, name))
 	if errors.Is(err, os.ErrNotExist) {
 		yaml, err = config.Files.ReadFile(name)
@@ -147,9 +153,29 @@ func buildStream(dir, name string, lookup func(string) (string, bool)) (*service
 	if err := sb.SetYAML(string(yaml)); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	// Logs go to stderr: stdout carries the table or the JSON snapshots.
+	// (A stream builder logs to stdout unless the config names a log file.)
+	sb.SetLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(lookup)})))
 	stream, err := sb.Build()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return stream, nil
+}
+
+// logLevel is LOG_LEVEL as a slog level: WARN, the configs' level in the
+// demo, when it is unset or unknown.
+func logLevel(lookup func(string) (string, bool)) slog.Level {
+	v, _ := lookup("LOG_LEVEL")
+	switch strings.ToUpper(v) {
+	case "ALL", "TRACE", "DEBUG":
+		return slog.LevelDebug
+	case "INFO":
+		return slog.LevelInfo
+	case "ERROR", "FATAL":
+		return slog.LevelError
+	case "OFF", "NONE":
+		return slog.LevelError + 1
+	}
+	return slog.LevelWarn
 }

@@ -2,6 +2,7 @@ package demo_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -57,4 +58,44 @@ func TestDemoShowsTable(t *testing.T) {
 	}
 	require.NotEmpty(t, headers)
 	assert.Contains(t, headers[len(headers)-1], "pedidos 500 ", "the last table covers every order")
+}
+
+// TestDemoLogsToStderr: the demo's stdout carries the snapshots only; the
+// pipelines' warnings are on stderr.
+func TestDemoLogsToStderr(t *testing.T) {
+	dir := t.TempDir()
+	produce, err := os.ReadFile(kafkatest.ConfigPath("produce.yaml"))
+	require.NoError(t, err)
+	// produce.yaml with a processor that warns about every order; consume.yaml
+	// comes from the copy built into the binary.
+	warning := strings.Replace(string(produce), "\noutput:", "\npipeline:\n  processors:\n    - log: { level: WARN, message: demo-warning }\n\noutput:", 1)
+	require.NotEqual(t, string(produce), warning)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "produce.yaml"), []byte(warning), 0o644))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, kafkatest.Binary(t), "demo", "--config-dir", dir)
+	cmd.Env = append(os.Environ(), "ORDERS_COUNT=50", "ORDERS_RATE=1000", "OUTPUT_FORMAT=json", "AGGREGATE_INTERVAL=100ms")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var lines []string
+	signalled := false
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if !signalled && strings.Contains(sc.Text(), `"pedidos":50,`) {
+			signalled = true
+			require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+		}
+	}
+	require.NoError(t, cmd.Wait(), "demo ends cleanly on Ctrl-C; stderr:\n%s", stderr.String())
+	require.True(t, signalled, "a snapshot of the 50 orders:\n%s", strings.Join(lines, "\n"))
+	for _, line := range lines {
+		assert.True(t, strings.HasPrefix(line, "{"), "stdout holds a line that is not a snapshot: %s", line)
+	}
+	assert.Equal(t, 50, strings.Count(stderr.String(), "demo-warning"), "the warnings are on stderr:\n%s", stderr.String())
 }

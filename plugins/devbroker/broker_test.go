@@ -172,7 +172,8 @@ func (s *syncBuffer) String() string {
 
 func TestCommand(t *testing.T) {
 	out := &syncBuffer{}
-	app := &cli.App{Name: "vendas-connect", Writer: out, Commands: []*cli.Command{Command()}}
+	stdout := &syncBuffer{}
+	app := &cli.App{Name: "vendas-connect", Writer: stdout, ErrWriter: out, Commands: []*cli.Command{Command()}}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -205,6 +206,7 @@ func TestCommand(t *testing.T) {
 	select {
 	case err := <-errc:
 		require.NoError(t, err)
+		assert.Empty(t, stdout.String(), "its messages are on stderr")
 	case <-time.After(10 * time.Second):
 		t.Fatal("dev-broker did not stop when its context ended")
 	}

@@ -66,7 +66,8 @@ func run(ctx context.Context, c *cli.Context, opts Options) error {
 	}
 	defer b.Close()
 
-	w := c.App.Writer
+	// Messages for people go to stderr, like the pipelines' logs.
+	w := c.App.ErrWriter
 	fmt.Fprintf(w, "Embedded Kafka-compatible broker listening on %s\n", b.Addr())
 	fmt.Fprintf(w, "Topics: %v (%d partitions each; other topics are created on first use)\n", opts.Topics, opts.Partitions)
 	fmt.Fprintln(w, "WARNING: data is kept IN MEMORY ONLY and is lost when this process stops.")
