@@ -193,3 +193,49 @@ func TestPartitionsAdded(t *testing.T) {
 	assertTotals(t, want, s)
 	require.NoError(t, p.Stop(30*time.Second))
 }
+
+// TestTopicRecreatedWhileRunning: the orders topic is deleted and created
+// again under a running consumer. It stops with the topic and both IDs named,
+// and never prints the new topic's orders on top of the old totals.
+func TestTopicRecreatedWhileRunning(t *testing.T) {
+	t.Parallel()
+	brokers := kafkatest.Brokers(t)
+	topic := kafkatest.CreateTopic(t, brokers, 3)
+	kafkatest.CreateNamedTopic(t, brokers, topic+"_dlq", 1)
+	adm := kafkatest.Admin(t, brokers)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	produceOrders(t, brokers, topic, 500, "51")
+	td, err := adm.ListTopics(ctx, topic)
+	require.NoError(t, err)
+	oldID := td[topic].ID
+
+	p := startConfig(t, "consume", kafkatest.ConfigPath("consume.yaml"), consumeEnv(brokers, topic, "live-"+topic))
+	_, _, err = p.WaitSnapshot(60*time.Second, 0, func(s kafkatest.Snapshot) bool { return s.Orders >= 500 })
+	require.NoError(t, err)
+
+	del, err := adm.DeleteTopics(ctx, topic)
+	require.NoError(t, err)
+	require.NoError(t, del.Error())
+	require.Eventually(t, func() bool {
+		resp, err := adm.CreateTopic(ctx, 3, -1, nil, topic)
+		return err == nil && resp.Err == nil
+	}, 60*time.Second, 200*time.Millisecond, "creating %s again", topic)
+	produceOrders(t, brokers, topic, 300, "52")
+	td, err = adm.ListTopics(ctx, topic)
+	require.NoError(t, err)
+	newID := td[topic].ID
+	require.NotEqual(t, oldID, newID)
+
+	err = p.Wait(90 * time.Second)
+	require.Error(t, err, "the consumer must stop")
+	stderr := p.Stderr()
+	for _, want := range []string{topic, hex.EncodeToString(oldID[:]), hex.EncodeToString(newID[:]), "vendas-connect reset-state"} {
+		assert.Contains(t, stderr, want)
+	}
+	for _, line := range p.Stdout() {
+		if s, err := kafkatest.ParseSnapshot(line); err == nil {
+			assert.LessOrEqual(t, s.Orders, int64(500), "a snapshot counted the new topic on top of the old one")
+		}
+	}
+}

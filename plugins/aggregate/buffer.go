@@ -488,6 +488,13 @@ func (b *salesAggregate) Revoke(topic string, partitions []int32) {
 	wake(b.commitWake)
 }
 
+// PositionLost stops the process: the partition no longer has the records
+// from where its state says to read on.
+func (b *salesAggregate) PositionLost(topic string, partition int32, err error) {
+	b.fatal(fmt.Errorf("topic %s partition %d no longer has the position its state in %s reads on from (%v): records were deleted (retention) before they were counted, or the topic was truncated or deleted and created again. To start the totals afresh: vendas-connect reset-state --brokers <brokers> --state-topic %s",
+		topic, partition, b.stateTopic, err, b.stateTopic))
+}
+
 // TopicIDChanged stops the process: the topic was recreated under its name.
 func (b *salesAggregate) TopicIDChanged(topic string, was, now [16]byte) {
 	b.fatal(b.errTopicRecreated(topic, was, now))

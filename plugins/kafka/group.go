@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -87,6 +88,64 @@ func (s *readerSession) adjustOffsets(ctx context.Context, offsets map[string]ma
 		s.mu.Unlock()
 	}
 	return offsets, nil
+}
+
+// positionLost tells the PartitionOwner that a partition's position is gone
+// from the broker; when the topic now has another ID, that it was recreated,
+// which says more.
+func (s *readerSession) positionLost(topic string, partition int32, err error) {
+	owner := partitionOwner(s.r.mgr)
+	if owner == nil {
+		return
+	}
+	s.mu.Lock()
+	was, ok := s.topicIDs[topic]
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+	defer cancel()
+	if ids, lerr := topicIDs(ctx, s.client, []string{topic}); lerr == nil && ok {
+		if now := ids[topic]; now != ([16]byte{}) && now != was {
+			owner.TopicIDChanged(topic, was, now)
+			return
+		}
+	}
+	owner.PositionLost(topic, partition, err)
+}
+
+// checkRecreated asks the cluster for topic's ID after a fetch failed with
+// UNKNOWN_TOPIC_ID, and tells the PartitionOwner when it is not the ID the
+// partitions were assigned under. At most one look-up runs, every 2s at most.
+func (s *readerSession) checkRecreated(topic string) {
+	owner := partitionOwner(s.r.mgr)
+	if owner == nil {
+		return
+	}
+	s.mu.Lock()
+	was, ok := s.topicIDs[topic]
+	busy := s.recheck || time.Since(s.lastRecheck) < 2*time.Second
+	if !busy {
+		s.recheck, s.lastRecheck = true, time.Now()
+	}
+	s.mu.Unlock()
+	if !ok || busy {
+		return
+	}
+	go func() {
+		defer func() {
+			s.mu.Lock()
+			s.recheck = false
+			s.mu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		defer cancel()
+		ids, err := topicIDs(ctx, s.client, []string{topic})
+		if err != nil {
+			return
+		}
+		if now, ok := ids[topic]; ok && now != ([16]byte{}) && now != was {
+			owner.TopicIDChanged(topic, was, now)
+		}
+	}()
 }
 
 // checkTopicIDs tells the PartitionOwner when a fetch comes from a topic

@@ -361,6 +361,11 @@ func (r *franzReader) Connect(ctx context.Context) error {
 	s := newReaderSession(r)
 	opts := slices.Clone(r.clientOpts)
 	if r.group != "" {
+		if r.waitOwner(ctx) != nil {
+			// The owner gives every position; one the broker no longer has
+			// must stop the owner, never be replaced with the log's start.
+			opts = append(opts, kgo.ConsumeResetOffset(kgo.NoResetOffset()))
+		}
 		opts = append(opts, r.groupOpts...)
 		opts = append(opts,
 			kgo.ConsumerGroup(r.group),
@@ -387,6 +392,19 @@ func (r *franzReader) Connect(ctx context.Context) error {
 	go s.run()
 	r.sess = s
 	return nil
+}
+
+// waitOwner returns the stream's PartitionOwner. Benthos builds the buffer
+// right after the input but may call Connect in between: a moment's wait
+// for the owner costs nothing at connect time.
+func (r *franzReader) waitOwner(ctx context.Context) PartitionOwner {
+	deadline := time.Now().Add(250 * time.Millisecond)
+	for {
+		if o := partitionOwner(r.mgr); o != nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return o
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // ReadBatch returns the next batch of one partition, a rejected batch first.

@@ -70,6 +70,10 @@ type PartitionOwner interface {
 	// the one its partitions were assigned under: the topic was deleted
 	// and created again.
 	TopicIDChanged(topic string, was, now [16]byte)
+	// PositionLost is called when the broker no longer has the position a
+	// partition is read from (offset out of range, or records lost): the
+	// input never moves it elsewhere by itself when it has an owner.
+	PositionLost(topic string, partition int32, err error)
 }
 
 // InputInfo is what the kafka_franz input of a stream tells the other

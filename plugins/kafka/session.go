@@ -43,6 +43,9 @@ type readerSession struct {
 	// the topic ID it was assigned under.
 	assigned map[string]map[int32]uint64
 	topicIDs map[string][16]byte
+	// checkRecreated's look-up: running, and when it last started.
+	recheck     bool
+	lastRecheck time.Time
 }
 
 func newReaderSession(r *franzReader) *readerSession {
@@ -115,6 +118,15 @@ func (s *readerSession) run() {
 				return
 			}
 			s.r.limit.Errorf("Kafka fetch error on topic %s partition %d (retrying; repeats are logged once a minute): %v", topic, partition, err)
+			var loss *kgo.ErrDataLoss
+			if errors.Is(err, kerr.OffsetOutOfRange) || errors.As(err, &loss) {
+				s.positionLost(topic, partition, err)
+			}
+			if errors.Is(err, kerr.UnknownTopicID) {
+				// The topic may have been deleted and created again: franz-go
+				// keeps the old ID and fails, so ask the cluster.
+				s.checkRecreated(topic)
+			}
 		})
 		if fatal {
 			return
