@@ -26,8 +26,9 @@ import (
 	"github.com/vendas-connect/vendas-connect/plugins/devbroker"
 	"github.com/vendas-connect/vendas-connect/plugins/docs"
 	"github.com/vendas-connect/vendas-connect/plugins/gctune"
-	"github.com/vendas-connect/vendas-connect/plugins/generator"
-	"github.com/vendas-connect/vendas-connect/plugins/kafka"
+	_ "github.com/vendas-connect/vendas-connect/plugins/generator"
+	_ "github.com/vendas-connect/vendas-connect/plugins/kafka"
+	"github.com/vendas-connect/vendas-connect/plugins/lifecycle"
 	_ "github.com/vendas-connect/vendas-connect/plugins/prometheus"
 )
 
@@ -51,9 +52,7 @@ func run(args []string) int {
 	// A component that must stop the process (refused credentials, orders
 	// left unacknowledged, a state that does not fit the topic) flushes the
 	// logs first.
-	exit := func(code int) { logs.close(); os.Exit(code) }
-	kafka.SetExitFunc(exit)
-	generator.SetExitFunc(exit)
+	lifecycle.SetExit(func(code int) { logs.close(); os.Exit(code) })
 	cli.AppHelpTemplate = appHelpTemplate
 	code, err := service.RunCLIToCode(context.Background(),
 		service.CLIOptSetArgs(args...),

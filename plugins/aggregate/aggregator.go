@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -358,26 +357,10 @@ func (a *Aggregator) appendOffsets(dst []byte) []byte {
 		return int(p.Partition) - int(q.Partition)
 	})
 	a.sortIdx = idx
-	for n, i := range idx {
-		e := &a.offsets[i]
-		if n == 0 || e.key.Topic != a.offsets[idx[n-1]].key.Topic {
-			if n > 0 {
-				dst = append(dst, "},"...)
-			}
-			dst = order.AppendString(dst, e.key.Topic)
-			dst = append(dst, ":{"...)
-		} else {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, '"')
-		dst = strconv.AppendInt(dst, int64(e.key.Partition), 10)
-		dst = append(dst, `":`...)
-		dst = strconv.AppendInt(dst, e.offset, 10)
-	}
-	if len(idx) > 0 {
-		dst = append(dst, '}')
-	}
-	return dst
+	return appendOffsetsJSON(dst, len(idx), func(n int) (TopicPartition, int64) {
+		e := &a.offsets[idx[n]]
+		return e.key, e.offset
+	})
 }
 
 // loadedState is a partition's totals read back from the state topic.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vendas-connect/vendas-connect/plugins/kafka"
 	"github.com/vendas-connect/vendas-connect/plugins/kafkatest"
+	"github.com/vendas-connect/vendas-connect/plugins/lifecycle"
 	"github.com/vendas-connect/vendas-connect/plugins/order"
 )
 
@@ -115,8 +116,7 @@ func TestRejectedDeliveryBacksOff(t *testing.T) {
 // state and counts 20–29. C's totals are those of the 30 orders.
 func TestAnyWriterStateIsExact(t *testing.T) {
 	exited := make(chan int, 1)
-	exitProcess = func(code int) { exited <- code }
-	t.Cleanup(func() { exitProcess = kafka.Exit })
+	t.Cleanup(lifecycle.SetExit(func(code int) { exited <- code }))
 
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.CreateTopic(t, brokers, 1)

@@ -13,6 +13,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/vendas-connect/vendas-connect/plugins/kafka"
+	"github.com/vendas-connect/vendas-connect/plugins/lifecycle"
 )
 
 // maxRejectedPerBatch bounds how many rejected records one ReadBatch returns.
@@ -37,7 +38,7 @@ func init() {
 // exitProcess ends the process after a fatal error (a recreated topic, a
 // stored offset the topic no longer has): continuing would mean counting
 // wrong. Tests replace it.
-var exitProcess = kafka.Exit
+var exitProcess = lifecycle.Exit
 
 // livePart is the state of a partition this member counts.
 type livePart struct {

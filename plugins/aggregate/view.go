@@ -123,24 +123,9 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 	dst = append(dst, `],"modo":"`...)
 	dst = append(dst, mode.String()...)
 	dst = append(dst, `","offsets":{`...)
-	for i, p := range v.parts {
-		if i == 0 || p.tp.Topic != v.parts[i-1].tp.Topic {
-			if i > 0 {
-				dst = append(dst, "},"...)
-			}
-			dst = order.AppendString(dst, p.tp.Topic)
-			dst = append(dst, ":{"...)
-		} else {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, '"')
-		dst = strconv.AppendInt(dst, int64(p.tp.Partition), 10)
-		dst = append(dst, `":`...)
-		dst = strconv.AppendInt(dst, p.next-1, 10)
-	}
-	if len(v.parts) > 0 {
-		dst = append(dst, '}')
-	}
+	dst = appendOffsetsJSON(dst, len(v.parts), func(i int) (TopicPartition, int64) {
+		return v.parts[i].tp, v.parts[i].next - 1
+	})
 	dst = append(dst, `},"particoes":[`...)
 	for i, p := range v.parts {
 		if i > 0 {
@@ -167,6 +152,33 @@ func byValueDesc(p, q *ProductTotals) int {
 		return 1
 	}
 	return strings.Compare(p.Name, q.Name)
+}
+
+// appendOffsetsJSON writes {"topic":{"partition":offset,...},...} without the
+// enclosing braces, for n partitions sorted by topic and partition.
+func appendOffsetsJSON(dst []byte, n int, at func(int) (TopicPartition, int64)) []byte {
+	var prev string
+	for i := range n {
+		tp, off := at(i)
+		if i == 0 || tp.Topic != prev {
+			if i > 0 {
+				dst = append(dst, "},"...)
+			}
+			dst = order.AppendString(dst, tp.Topic)
+			dst = append(dst, ":{"...)
+		} else {
+			dst = append(dst, ',')
+		}
+		prev = tp.Topic
+		dst = append(dst, '"')
+		dst = strconv.AppendInt(dst, int64(tp.Partition), 10)
+		dst = append(dst, `":`...)
+		dst = strconv.AppendInt(dst, off, 10)
+	}
+	if n > 0 {
+		dst = append(dst, '}')
+	}
+	return dst
 }
 
 // appendSnapshotHead writes a snapshot up to the opening of "produtos".

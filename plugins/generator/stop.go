@@ -5,8 +5,9 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
+
+	"github.com/vendas-connect/vendas-connect/plugins/lifecycle"
 )
 
 // How the sales_orders input stops. Benthos ends a pipeline whose output
@@ -32,15 +33,8 @@ const ackGrace = 500 * time.Millisecond
 // shutdownTimeout is Benthos' default shutdown_timeout, named in the message.
 const shutdownTimeout = 20 * time.Second
 
-// exitGrace lets the last log lines out before the default exit: main copies
-// them from a pipe to stderr. SetExitFunc replaces the default.
-const exitGrace = 200 * time.Millisecond
-
 var (
 	hooksMu sync.Mutex
-	// exitHook ends the process. Under `go test` the default one does not
-	// end the test binary; tests that observe it replace it.
-	exitHook = defaultExit
 	// notifySignals subscribes c to Ctrl-C and SIGTERM; tests replace it.
 	notifySignals = func(c chan<- os.Signal) (stop func()) {
 		signal.Notify(c, os.Interrupt, syscall.SIGTERM)
@@ -48,30 +42,9 @@ var (
 	}
 )
 
-func defaultExit(code int) {
-	if testing.Testing() {
-		return
-	}
-	time.Sleep(exitGrace)
-	os.Exit(code)
-}
-
-// SetExitFunc sets how the sales_orders input ends the process when it stops
-// with orders unacknowledged: main passes a function that flushes its logs
-// and then calls os.Exit(code). The default waits a moment for the logs and
-// calls os.Exit.
-func SetExitFunc(fn func(code int)) {
-	hooksMu.Lock()
-	exitHook = fn
-	hooksMu.Unlock()
-}
-
-func exitProcess(code int) {
-	hooksMu.Lock()
-	fn := exitHook
-	hooksMu.Unlock()
-	fn(code)
-}
+// exitProcess ends the process through package lifecycle (main flushes its
+// logs first).
+func exitProcess(code int) { lifecycle.Exit(code) }
 
 // unacked is how many orders were generated and not acknowledged.
 func (in *input) unacked() (unacked, generated uint64) {

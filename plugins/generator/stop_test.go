@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vendas-connect/vendas-connect/plugins/lifecycle"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -45,9 +47,9 @@ type stopHarness struct {
 
 func newStopHarness(t *testing.T) *stopHarness {
 	h := &stopHarness{sigs: make(chan os.Signal, 2), exits: make(chan int, 4), log: &syncBuffer{}}
+	t.Cleanup(lifecycle.SetExit(func(code int) { h.exits <- code }))
 	hooksMu.Lock()
-	prevExit, prevNotify := exitHook, notifySignals
-	exitHook = func(code int) { h.exits <- code }
+	prevNotify := notifySignals
 	notifySignals = func(c chan<- os.Signal) func() {
 		done := make(chan struct{})
 		go func() {
@@ -65,7 +67,7 @@ func newStopHarness(t *testing.T) *stopHarness {
 	hooksMu.Unlock()
 	t.Cleanup(func() {
 		hooksMu.Lock()
-		exitHook, notifySignals = prevExit, prevNotify
+		notifySignals = prevNotify
 		hooksMu.Unlock()
 	})
 	return h

@@ -2,69 +2,25 @@ package kafka
 
 import (
 	"errors"
-	"os"
-	"sync"
-	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/vendas-connect/vendas-connect/plugins/lifecycle"
 )
 
 // exitFatal is the process status when a Kafka component stops the process
 // because retrying cannot help (authentication refused).
 const exitFatal = 1
 
-// exitGrace is how long the default exit waits before ending the process,
-// so that the last log lines, which main copies from a pipe to stderr, are
-// out. SetExitFunc replaces the default with an exit that flushes the logs.
-const exitGrace = 200 * time.Millisecond
-
-var (
-	exitMu sync.Mutex
-	// exitHook ends the process. Under `go test` the default one does not end
-	// the test binary (a test of a wrong password must not kill the other
-	// tests); tests that observe the exit replace it with setExitHook.
-	exitHook = defaultExit
-)
-
-func defaultExit(code int) {
-	if testing.Testing() {
-		return
-	}
-	time.Sleep(exitGrace)
-	os.Exit(code)
-}
-
-// SetExitFunc sets how a kafka_franz component ends the process when it
-// cannot go on (the brokers refuse our credentials): main passes a function
-// that flushes its logs and then calls os.Exit(code). The default waits a
-// moment for the logs and calls os.Exit.
-func SetExitFunc(fn func(code int)) {
-	setExitHook(fn)
-}
+// exitProcess ends the process (package lifecycle: main flushes its logs
+// first; under go test it does nothing unless a test set an exit).
+func exitProcess(code int) { lifecycle.Exit(code) }
 
 // setExitHook replaces the exit function and returns a function restoring
 // the previous one.
-func setExitHook(fn func(int)) (restore func()) {
-	exitMu.Lock()
-	prev := exitHook
-	exitHook = fn
-	exitMu.Unlock()
-	return func() {
-		exitMu.Lock()
-		exitHook = prev
-		exitMu.Unlock()
-	}
-}
-
-func exitProcess(code int) {
-	exitMu.Lock()
-	fn := exitHook
-	exitMu.Unlock()
-	fn(code)
-}
+func setExitHook(fn func(int)) (restore func()) { return lifecycle.SetExit(fn) }
 
 // exitOnAuthFailure ends the process with a clear message when err is an
 // authentication failure (a SASL user or password the broker refuses, a TLS

@@ -176,7 +176,3 @@ func topicIDs(ctx context.Context, cl *kgo.Client, topics []string) (map[string]
 func TopicIDs(ctx context.Context, cl *kgo.Client, topics ...string) (map[string][16]byte, error) {
 	return topicIDs(ctx, cl, topics)
 }
-
-// Exit ends the process the way the Kafka components do when they cannot go
-// on (see SetExitFunc): other components use it for the same kind of stop.
-func Exit(code int) { exitProcess(code) }
