@@ -206,7 +206,7 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"negative rate", `rate: -1`, "rate must be 0 (as fast as possible) or a positive number of orders per second, got -1"},
 		{"negative count", `count: -5`, "count must be 0 (no end) or more, got -5"},
-		{"zero batch", `batch_size: 0`, "batch_size must be at least 1, got 0"},
+		{"negative batch", `batch_size: -1`, "batch_size must be 0 (chosen from the rate) or more, got -1"},
 		{"bad seed", `seed: abc`, `seed must be an integer or empty (random), got "abc"`},
 		{"empty catalog file", `catalog_file: /nonexistent/catalog.yaml`, "reading catalog file"},
 		{"two prices", `catalog: [{nome: A, preco: 1}, {nome: A, preco: 2}]`, `one name with two prices`},
@@ -235,7 +235,7 @@ func TestLintRules(t *testing.T) {
 	}{
 		{"negative rate", `{rate: -2}`, "rate must be 0"},
 		{"both catalogs", `{catalog: [{nome: A, preco: 1}], catalog_file: x.yaml}`, "set catalog or catalog_file, not both"},
-		{"zero batch", `{batch_size: 0}`, "batch_size must be at least 1"},
+		{"negative batch", `{batch_size: -1}`, "batch_size must be 0 (chosen from the rate) or more"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -325,5 +325,13 @@ func TestWallClock(t *testing.T) {
 		require.NoError(t, err)
 		at := o.SoldAt.Time()
 		assert.False(t, at.Before(before) || at.After(after), "%s not in [%s, %s]", at, before, after)
+	}
+}
+
+// TestAutoBatchSize: batch_size 0 gives big batches as fast as possible and
+// about a hundred batches a second when paced.
+func TestAutoBatchSize(t *testing.T) {
+	for rate, want := range map[float64]int{0: 1000, 10: 1, 150: 1, 5000: 50, 100000: 1000, 1e9: 1000} {
+		assert.Equal(t, want, autoBatchSize(rate), "rate %v", rate)
 	}
 }

@@ -38,7 +38,7 @@ type numRange struct {
 var numRanges = map[string]numRange{
 	fieldCount:                         {integer: true, what: "0 (no end) or more", env: "ORDERS_COUNT"},
 	fieldRate:                          {what: "0 (as fast as possible) or a positive number of orders per second", env: "ORDERS_RATE"},
-	fieldBatchSize:                     {integer: true, min: 1, what: "at least 1"},
+	fieldBatchSize:                     {integer: true, what: "0 (chosen from the rate) or more"},
 	fieldCustomers:                     {integer: true, what: "0 or more"},
 	fieldMaxItems:                      {integer: true, min: 1, what: "at least 1"},
 	fieldMaxQuantity:                   {integer: true, min: 1, max: order.MaxQuantity, hasMax: true, what: fmt.Sprintf("from 1 to %d", order.MaxQuantity)},

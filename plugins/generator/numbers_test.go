@@ -28,7 +28,7 @@ func TestLintTypesAndRanges(t *testing.T) {
 		{"three decimals", `{catalog: [{nome: A, preco: 1.005}]}`, `preco 1.005 has more than two decimals`},
 		{"price in words", `{catalog: [{nome: A, preco: dez}]}`, `preco must be a price in BRL such as 59.90, got dez`},
 		{"seed in words", `{seed: abc}`, `seed must be an integer or empty (random), got "abc"`},
-		{"batch size zero", `{batch_size: 0}`, `batch_size must be at least 1, got 0`},
+		{"batch size negative", `{batch_size: -5}`, `batch_size must be 0 (chosen from the rate) or more, got -5`},
 		{"customers in words", `{customers: many}`, `customers must be a whole number, 0 or more, got "many"`},
 		{"max quantity too large", `{max_quantity: 1000001}`, `max_quantity must be from 1 to 1000000`},
 		{"decay above 1", `{basket_decay: 1.5}`, `basket_decay must be in (0, 1], got 1.5`},

@@ -76,8 +76,8 @@ With a `+"`seed`"+` the stream is reproducible: the same seed and config give by
 				Default("").Example("42").
 				LintRule(seedLint),
 			numField(fieldBatchSize).
-				Description("Orders per message batch, a whole number. Does not change the orders generated.").
-				Default(100).Example(1000),
+				Description("Orders per message batch, a whole number. Does not change the orders generated. 0 chooses it from the rate: 1000 as fast as possible (`rate: 0`), else a hundredth of the rate, between 1 and 1000, so that a paced stream goes out about a hundred times a second.").
+				Default(0).Example(1000),
 			service.NewObjectListField(fieldCatalog,
 				service.NewStringField(catName).Description("Product name; identifies the product."),
 				service.NewStringField(catCategory).Description("Category, for reference.").Default(""),
