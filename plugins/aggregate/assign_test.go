@@ -255,3 +255,28 @@ func TestLargestStateFits(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, s.Products[9999], back.Products[9999])
 }
+
+// TestRevokedInMemoryKeepsItsTotals: at shutdown the input leaves the group
+// and its partitions are revoked before the last snapshot; in memory that
+// snapshot must still hold every order counted.
+func TestRevokedInMemoryKeepsItsTotals(t *testing.T) {
+	b := newTestBuffer(t, "interval: 0s")
+	ctx := context.Background()
+	data, orders := encodedOrders(20, 3)
+	starts, err := b.Assign(ctx, testTopic, [16]byte{1}, []int32{0})
+	require.NoError(t, err)
+	acks := newAckRecorder()
+	require.NoError(t, b.WriteBatch(ctx, batchOf(data, 0, 20, starts[0].Assignment), acks.fn(nil)))
+	acks.wait(t, 1)
+	b.Revoke(testTopic, []int32{0})
+	b.EndOfInput()
+	snaps, _ := readAll(t, b)
+	require.NotEmpty(t, snaps)
+	want := newNaive()
+	for _, o := range orders {
+		want.add(o)
+	}
+	last := snaps[len(snaps)-1]
+	assert.Equal(t, want.orders, last.Orders)
+	assert.Equal(t, want.value, last.Value)
+}

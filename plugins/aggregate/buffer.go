@@ -468,7 +468,8 @@ func (b *salesAggregate) ownedLocked() int {
 }
 
 // Revoke stops counting partitions. With a state topic their state is
-// written once more, then shown from the state topic like any other.
+// written once more, then shown from the state topic like any other; in
+// memory their totals stay as they are.
 func (b *salesAggregate) Revoke(topic string, partitions []int32) {
 	b.mu.Lock()
 	for _, p := range partitions {
@@ -477,10 +478,12 @@ func (b *salesAggregate) Revoke(topic string, partitions []int32) {
 		if lp == nil {
 			continue
 		}
+		// In memory the totals of a revoked partition stay in the
+		// snapshots (a member's totals are those of the partitions it
+		// counted; the last snapshot, after the group is left at shutdown,
+		// still has them) until the partition is assigned again. With a
+		// state topic they are written once more, then shown from it.
 		lp.live = false
-		if b.stateTopic == "" {
-			delete(b.parts, tp)
-		}
 	}
 	b.last = nil
 	b.changed = true

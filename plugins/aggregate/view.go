@@ -61,8 +61,8 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 	}
 	addAgg(b.mem)
 	for _, lp := range b.parts {
-		if !lp.live {
-			continue
+		if !lp.live && b.cl != nil {
+			continue // shown from the state topic below
 		}
 		addAgg(lp.agg)
 		v.parts = append(v.parts, viewPart{tp: lp.tp, next: lp.next, owner: b.member})
