@@ -11,6 +11,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/vendas-connect/vendas-connect/plugins/kafka"
@@ -168,6 +169,22 @@ func TestAnyWriterStateIsExact(t *testing.T) {
 	write(b, 10, 20, sb.Assignment)
 	write(a, 10, 15, sa.Assignment) // the zombie
 
+	// Compaction keeps a key's latest record: B, the owner, sees the
+	// zombie's smaller state and writes its own again, so the latest is the
+	// most advanced.
+	require.Eventually(t, func() bool {
+		recs := kafkatest.ReadTopic(t, brokers, topic+"_totais", countRecords(t, brokers, topic+"_totais"))
+		var last *partitionState
+		for _, r := range recs {
+			if string(r.Key) == topic+"/0" {
+				s, err := parseState(r.Value)
+				require.NoError(t, err)
+				last = s
+			}
+		}
+		return last != nil && last.Next == 20
+	}, 30*time.Second, 100*time.Millisecond, "the latest state record of the partition is the owner's")
+
 	c := member()
 	sc := assign(c)
 	assert.Equal(t, int64(20), sc.Offset, "C restores the most advanced state")
@@ -279,4 +296,15 @@ func TestRevokedInMemoryKeepsItsTotals(t *testing.T) {
 	last := snaps[len(snaps)-1]
 	assert.Equal(t, want.orders, last.Orders)
 	assert.Equal(t, want.value, last.Value)
+}
+
+// countRecords is the number of records in topic (the sum of its end offsets).
+func countRecords(t *testing.T, brokers, topic string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := kafkatest.Admin(t, brokers).ListEndOffsets(ctx, topic)
+	require.NoError(t, err)
+	n := int64(0)
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return int(n)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -226,7 +227,7 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 		maxPending:  maxPending,
 		maxProds:    maxProds,
 		now:         time.Now,
-		member:      host + "/" + strconv.Itoa(os.Getpid()),
+		member:      memberName(host),
 		stateTopic:  stateTopic,
 		connOpts:    input,
 		mApplied:    mgr.Metrics().NewCounter("sales_orders_applied"),
@@ -271,6 +272,20 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 	return b, nil
 }
 
+// instances numbers the sales_aggregate buffers of this process.
+var instances atomic.Int64
+
+// memberName is how snapshots and state records name this member:
+// host/pid, and #N for a second buffer in the same process (tests, or
+// several streams), so that each tells its own writes from the others'.
+func memberName(host string) string {
+	name := host + "/" + strconv.Itoa(os.Getpid())
+	if n := instances.Add(1); n > 1 {
+		name += "#" + strconv.FormatInt(n, 10)
+	}
+	return name
+}
+
 // openChangelog connects to the state topic in the background, so that a
 // broker that is not up yet delays counting instead of failing the start.
 func (b *salesAggregate) openChangelog() {
@@ -282,7 +297,10 @@ func (b *salesAggregate) openChangelog() {
 		cl, err := openChangelog(ctx, b.connOpts.ConnOpts, b.stateTopic, 1, b.log, b.onChangelogUpdate)
 		cancel()
 		if err == nil {
+			// Under mu for the snapshots, which read it before clReady.
+			b.mu.Lock()
 			b.cl = cl
+			b.mu.Unlock()
 			return
 		}
 		if time.Since(lastLog) > time.Minute {
@@ -299,10 +317,21 @@ func (b *salesAggregate) openChangelog() {
 	}
 }
 
-// onChangelogUpdate is called when the state topic shows a newer state.
-func (b *salesAggregate) onChangelogUpdate(tp TopicPartition) {
+// onChangelogUpdate is called with every state record read back. Compaction
+// keeps the latest record of a partition, not the most advanced: when
+// another member (one that lost the partition without noticing) wrote after
+// us a state behind ours, the partition is written again so that the latest
+// is ours, the most advanced.
+func (b *salesAggregate) onChangelogUpdate(s *partitionState, newest bool) {
 	b.mu.Lock()
-	if lp := b.parts[tp]; lp == nil || !lp.live {
+	lp := b.parts[s.tp()]
+	switch {
+	case lp != nil && lp.live && s.Writer != b.member && s.Next < lp.next:
+		lp.dirty = true
+		b.mu.Unlock()
+		wake(b.commitWake)
+		return
+	case newest && (lp == nil || !lp.live):
 		b.changed = true
 	}
 	b.mu.Unlock()
@@ -616,8 +645,9 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 	}
 
 	if b.stateTopic == "" || (!durable && len(b.pendingAck) == 0 && !b.committing) {
+		haveReady := len(b.ready) > 0
 		b.mu.Unlock()
-		if len(b.ready) > 0 {
+		if haveReady {
 			wake(b.readerWake)
 		}
 		if err := ackFn(ctx, nil); err != nil {
@@ -682,10 +712,14 @@ func (b *salesAggregate) commitOnce() bool {
 	b.mu.Lock()
 	states := b.states[:0]
 	for tp, lp := range b.parts {
+		stored := b.cl.state(tp)
+		if !lp.live && stored != nil && stored.Next >= lp.next && stored.TopicID == lp.topicID {
+			// Revoked, and the state topic shows at least as much: the
+			// snapshots show it from there.
+			delete(b.parts, tp)
+			continue
+		}
 		if !lp.dirty {
-			if !lp.live {
-				delete(b.parts, tp)
-			}
 			continue
 		}
 		lp.dirty = false

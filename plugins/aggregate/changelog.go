@@ -174,14 +174,16 @@ type changelog struct {
 	states   map[TopicPartition]*partitionState // the most advanced state read
 	consumed map[int32]int64                    // next offset read, per changelog partition
 	err      error                              // the reader stopped
-	onUpdate func(TopicPartition)
+	onUpdate func(*partitionState, bool)
 
 	bufs [][]byte
 }
 
 // openChangelog connects, creates the topic when it is missing (compacted)
 // and starts reading it from the beginning.
-func openChangelog(ctx context.Context, connOpts []kgo.Opt, topic string, partitions int32, log *service.Logger, onUpdate func(TopicPartition)) (*changelog, error) {
+// onUpdate is called, outside the changelog's lock, with every state record
+// read and whether it is now the partition's most advanced.
+func openChangelog(ctx context.Context, connOpts []kgo.Opt, topic string, partitions int32, log *service.Logger, onUpdate func(*partitionState, bool)) (*changelog, error) {
 	opts := slices.Concat(connOpts, []kgo.Opt{
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -258,18 +260,22 @@ func (c *changelog) read() {
 			}
 			c.limit.Errorf("Reading state topic %s partition %d (retrying; repeats are logged once a minute): %v", c.topic, p, err)
 		})
-		var updated []TopicPartition
+		type seen struct {
+			s    *partitionState
+			kept bool
+		}
+		var read []seen
 		c.mu.Lock()
 		fetches.EachRecord(func(r *kgo.Record) {
 			c.consumed[r.Partition] = r.Offset + 1
-			if tp, ok := c.applyLocked(r); ok {
-				updated = append(updated, tp)
+			if s, kept := c.applyLocked(r); s != nil {
+				read = append(read, seen{s, kept})
 			}
 		})
 		c.cond.Broadcast()
 		c.mu.Unlock()
-		for _, tp := range updated {
-			c.onUpdate(tp)
+		for _, r := range read {
+			c.onUpdate(r.s, r.kept)
 		}
 	}
 }
@@ -277,21 +283,21 @@ func (c *changelog) read() {
 // applyLocked keeps r's state if it is the most advanced one of its
 // partition. Any record of the changelog is a correct state; the most
 // advanced saves the most work.
-func (c *changelog) applyLocked(r *kgo.Record) (TopicPartition, bool) {
+func (c *changelog) applyLocked(r *kgo.Record) (*partitionState, bool) {
 	if r.Value == nil {
-		return TopicPartition{}, false
+		return nil, false
 	}
 	s, err := parseState(r.Value)
 	if err != nil {
 		c.log.Errorf("State topic %s partition %d offset %d (key %q): not a state record this build reads, ignoring it: %v", c.topic, r.Partition, r.Offset, r.Key, err)
-		return TopicPartition{}, false
+		return nil, false
 	}
 	tp := s.tp()
 	if old := c.states[tp]; old != nil && old.TopicID == s.TopicID && old.Next > s.Next {
-		return TopicPartition{}, false
+		return s, false
 	}
 	c.states[tp] = s
-	return tp, true
+	return s, true
 }
 
 // caughtUp waits until everything written to the changelog before the call

@@ -60,22 +60,21 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 		}
 	}
 	addAgg(b.mem)
+	// A partition counted here is shown as counted here while it is live,
+	// or while the state topic shows less of it (revoked, and our last
+	// write not read back yet): snapshots never go back.
 	for _, lp := range b.parts {
 		if !lp.live && b.cl != nil {
-			continue // shown from the state topic below
+			if s := b.cl.state(lp.tp); s != nil && s.Next >= lp.next {
+				continue
+			}
 		}
 		addAgg(lp.agg)
 		v.parts = append(v.parts, viewPart{tp: lp.tp, next: lp.next, owner: b.member})
 	}
 	if b.cl != nil {
 		b.cl.each(func(s *partitionState) {
-			if lp := b.parts[s.tp()]; lp != nil && lp.live {
-				return
-			}
-			if lp := b.parts[s.tp()]; lp != nil && lp.next > s.Next {
-				// Revoked here, and our last write is not read back yet.
-				addAgg(lp.agg)
-				v.parts = append(v.parts, viewPart{tp: lp.tp, next: lp.next, owner: b.member})
+			if lp := b.parts[s.tp()]; lp != nil && (lp.live || lp.next > s.Next) {
 				return
 			}
 			orders += s.Orders

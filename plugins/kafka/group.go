@@ -16,17 +16,18 @@ func (s *readerSession) onRevoked(ctx context.Context, cl *kgo.Client, m map[str
 		s.r.mCommitErrs.Incr(1)
 		s.r.log.Error(fmt.Sprintf("Kafka offset commit on partition revoke (%v) failed: %v", m, err))
 	}
-	s.remove(m)
 	s.unassign(m)
 }
 
 func (s *readerSession) onLost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	s.r.log.Warn(fmt.Sprintf("Kafka partitions lost without a chance to commit: %v", m))
-	s.remove(m)
 	s.unassign(m)
 }
 
-// unassign tells the PartitionOwner, if any, that partitions are gone.
+// unassign forgets partitions, and their trackers, and tells the
+// PartitionOwner, if any. The assignment goes first, under the lock that
+// tracker takes, so that a fetch polled before the revocation cannot make a
+// tracker for them again.
 func (s *readerSession) unassign(m map[string][]int32) {
 	owner := partitionOwner(s.r.mgr)
 	s.mu.Lock()
@@ -36,6 +37,7 @@ func (s *readerSession) unassign(m map[string][]int32) {
 		}
 	}
 	s.mu.Unlock()
+	s.remove(m)
 	if owner == nil {
 		return
 	}

@@ -143,7 +143,9 @@ func (s *readerSession) run() {
 			}
 			s.r.mConsumed.Incr(int64(len(p.Records)), p.Topic)
 			s.r.mBytes.Incr(size, p.Topic)
-			s.tracker(p.Topic, p.Partition).enqueue(p.Records)
+			if t := s.tracker(p.Topic, p.Partition); t != nil {
+				t.enqueue(p.Records)
+			}
 		})
 		s.drainAll()
 		if s.ctx.Err() != nil {
@@ -218,9 +220,19 @@ func (s *readerSession) notifyRoom() {
 	}
 }
 
+//
+// With a PartitionOwner, a partition that is not assigned (records polled
+// just before a revocation) gets no tracker: nil, its records are dropped.
+// The next assignment reads them again from where the owner says.
 func (s *readerSession) tracker(topic string, partition int32) *partitionTracker {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.assigned[topic][partition]; !ok && s.r.group != "" && partitionOwner(s.r.mgr) != nil {
+		if t := s.topics[topic][partition]; t != nil {
+			return t
+		}
+		return nil
+	}
 	parts := s.topics[topic]
 	if parts == nil {
 		parts = map[int32]*partitionTracker{}
