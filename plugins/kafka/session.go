@@ -220,7 +220,6 @@ func (s *readerSession) notifyRoom() {
 	}
 }
 
-//
 // With a PartitionOwner, a partition that is not assigned (records polled
 // just before a revocation) gets no tracker: nil, its records are dropped.
 // The next assignment reads them again from where the owner says.
