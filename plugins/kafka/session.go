@@ -220,6 +220,7 @@ func (s *readerSession) notifyRoom() {
 	}
 }
 
+// tracker returns the tracker of a partition, made on its first records.
 // With a PartitionOwner, a partition that is not assigned (records polled
 // just before a revocation) gets no tracker: nil, its records are dropped.
 // The next assignment reads them again from where the owner says.
