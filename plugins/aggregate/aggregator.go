@@ -105,6 +105,7 @@ type product struct {
 	ProductTotals
 	lastOrder uint64 // orderSeq of the last order counted in Orders
 	snapDirty bool
+	since     int64 // offset of the record that first counted it
 }
 
 type offsetEntry struct {
@@ -129,6 +130,7 @@ type Aggregator struct {
 	orders   int64
 	rejected int64
 	dups     int64
+	cur      int64 // offset of the record being applied
 	value    order.Cents
 	units    int64
 
@@ -158,6 +160,7 @@ func NewAggregator() *Aggregator {
 // nothing. An invalid record is Rejected with the decoder's error (an
 // *order.DecodeError naming the field) and only counts in rejeitados.
 func (a *Aggregator) Apply(r *Record) (Outcome, error) {
+	a.cur = r.Offset
 	off := int32(-1)
 	if r.HasOffset {
 		i, ok := a.offIndex[TopicPartition{r.Topic, r.Partition}]
@@ -198,18 +201,39 @@ func (a *Aggregator) Apply(r *Record) (Outcome, error) {
 // MaxProducts: the state of a partition is one record on Kafka, and no order
 // may make it too large to write.
 func (a *Aggregator) checkProducts() error {
-	if len(a.products)+len(a.o.Items) <= a.MaxProducts {
+	return a.checkProductsAt(&a.o, -1)
+}
+
+// checkProductsAt is checkProducts for o as it stood when the record at
+// offset at was counted, from the offsets where each product was first
+// counted (at < 0: now). A rejected record read again after a restore gets
+// the same verdict and reason as the first time.
+func (a *Aggregator) checkProductsAt(o *order.Order, at int64) error {
+	if len(a.products)+len(o.Items) <= a.MaxProducts {
 		return nil
 	}
+	known := func(name string) bool {
+		i, ok := a.index[name]
+		return ok && (at < 0 || a.products[i].since < at)
+	}
+	counted := len(a.products)
+	if at >= 0 {
+		counted = 0
+		for i := range a.products {
+			if a.products[i].since < at {
+				counted++
+			}
+		}
+	}
 	added := 0
-	for i := range a.o.Items {
-		name := a.o.Items[i].Name
-		if _, ok := a.index[name]; ok {
+	for i := range o.Items {
+		name := o.Items[i].Name
+		if known(name) {
 			continue
 		}
 		dup := false
 		for j := range i {
-			if a.o.Items[j].Name == name {
+			if o.Items[j].Name == name {
 				dup = true
 				break
 			}
@@ -218,9 +242,23 @@ func (a *Aggregator) checkProducts() error {
 			added++
 		}
 	}
-	if len(a.products)+added > a.MaxProducts {
+	if counted+added > a.MaxProducts {
 		return fmt.Errorf("%s: the order would add %d new products to the %d already counted in this partition, over the limit of %d distinct products (field max_products)",
-			order.FieldProducts, added, len(a.products), a.MaxProducts)
+			order.FieldProducts, added, counted, a.MaxProducts)
+	}
+	return nil
+}
+
+// Rejection says why the record would be rejected if it were counted now at
+// offset at, after every record below it: the decoder's error, or the
+// product limit's. Overflow cannot be decided again (it needs the totals at
+// that offset) and is not reported.
+func (a *Aggregator) Rejection(data []byte, at int64) error {
+	if err := a.dec.Decode(data, &a.o); err != nil {
+		return err
+	}
+	if a.MaxProducts > 0 {
+		return a.checkProductsAt(&a.o, at)
 	}
 	return nil
 }
@@ -260,7 +298,7 @@ func (a *Aggregator) productIndex(name string) int32 {
 	i, ok := a.index[name]
 	if !ok {
 		i = int32(len(a.products))
-		a.products = append(a.products, product{ProductTotals: ProductTotals{Name: name}})
+		a.products = append(a.products, product{ProductTotals: ProductTotals{Name: name}, since: a.cur})
 		a.index[name] = i
 	}
 	p := &a.products[i]
@@ -366,6 +404,7 @@ func (a *Aggregator) appendOffsets(dst []byte) []byte {
 // loadedState is a partition's totals read back from the state topic.
 type loadedState struct {
 	products []ProductTotals
+	since    []int64 // per product: the offset that first counted it
 	offsets  []offsetEntry
 	orders   int64
 	rejected int64
@@ -374,9 +413,13 @@ type loadedState struct {
 // restore loads totals read from a store into an empty Aggregator. They
 // count as changed for the next snapshot but not for the next commit.
 func (a *Aggregator) restore(st *loadedState) {
-	for _, p := range st.products {
+	for n, p := range st.products {
 		i := int32(len(a.products))
-		a.products = append(a.products, product{ProductTotals: p, snapDirty: true})
+		var since int64
+		if n < len(st.since) {
+			since = st.since[n]
+		}
+		a.products = append(a.products, product{ProductTotals: p, snapDirty: true, since: since})
 		a.index[p.Name] = i
 		a.snapDirty = append(a.snapDirty, i)
 		a.value += p.Value

@@ -308,3 +308,73 @@ func countRecords(t *testing.T, brokers, topic string) int {
 	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
 	return int(n)
 }
+
+func limitOrder(names ...string) []byte {
+	o := &order.Order{ID: "x", Customer: "529.982.247-25", SoldAt: order.LocalTime{Year: 2026, Month: 11, Day: 24, Hour: 10}}
+	for _, n := range names {
+		o.Items = append(o.Items, order.Item{Name: n, Quantity: 1, UnitPrice: 100})
+	}
+	o.Total = o.ItemsTotal()
+	return o.AppendJSON(nil)
+}
+
+// TestReplayReemitsProductLimitRejections: a record rejected for
+// max_products, not yet delivered when its owner dies, is emitted again by
+// the next owner, with the same reason (the state keeps where each product
+// was first counted).
+func TestReplayReemitsProductLimitRejections(t *testing.T) {
+	t.Cleanup(lifecycle.SetExit(func(code int) { t.Logf("exit %d", code) }))
+	brokers := kafkatest.Brokers(t)
+	topic := kafkatest.CreateTopic(t, brokers, 1)
+	data := [][]byte{limitOrder("A"), limitOrder("B"), limitOrder("A")}
+	kafkatest.Produce(t, brokers, topic, nil, data)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ids, err := kafka.TopicIDs(ctx, newClient(t, brokers), topic)
+	require.NoError(t, err)
+	id := ids[topic]
+	member := func() *salesAggregate {
+		mgr := service.MockResources()
+		kafka.RegisterInput(mgr, &kafka.InputInfo{Group: "g", Topics: []string{topic}, ConnOpts: []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...)}})
+		conf, err := aggregateSpec().ParseYAML("interval: 0s\nmax_products: 1\nstate_topic: "+topic+"_totais\n", nil)
+		require.NoError(t, err)
+		b, err := newSalesAggregateFromConfig(conf, mgr)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = b.Close(context.Background()) })
+		return b
+	}
+	a := member()
+	starts, err := a.Assign(ctx, topic, id, []int32{0})
+	require.NoError(t, err)
+	var batch service.MessageBatch
+	for off := range 3 {
+		batch = append(batch, assignedMsg(data[off], topic, 0, int64(off), starts[0].Assignment))
+	}
+	acks := newAckRecorder()
+	require.NoError(t, a.WriteBatch(ctx, batch, acks.fn(nil)))
+	acks.wait(t, 1) // state (next 3, dlq_desde 1) is on the broker
+	a.mu.Lock()
+	a.crash = true // kill -9 before the rejected record reaches the output
+	a.mu.Unlock()
+
+	b := member()
+	starts, err = b.Assign(ctx, topic, id, []int32{0})
+	require.NoError(t, err)
+	batch = nil
+	for off := starts[0].Offset; off < 3; off++ {
+		batch = append(batch, assignedMsg(data[off], topic, 0, off, starts[0].Assignment))
+	}
+	acks2 := newAckRecorder()
+	require.NoError(t, b.WriteBatch(ctx, batch, acks2.fn(nil)))
+	acks2.wait(t, 1)
+	b.mu.Lock()
+	lp := b.parts[TopicPartition{topic, 0}]
+	t.Logf("B: start=%d ready=%d next=%d dlqFrom=%d", starts[0].Offset, len(b.ready), lp.next, lp.dlqFrom())
+	n := len(b.ready)
+	b.mu.Unlock()
+	require.Equal(t, 1, n, "the record rejected by max_products must be emitted again")
+	b.mu.Lock()
+	reason := b.ready[0].reason
+	b.mu.Unlock()
+	assert.Equal(t, "produtos: the order would add 1 new products to the 1 already counted in this partition, over the limit of 1 distinct products (field max_products)", reason)
+}

@@ -448,7 +448,7 @@ func (b *salesAggregate) Assign(ctx context.Context, topic string, topicID [16]b
 			b.fatal(err)
 			return nil, err
 		}
-		lp.agg.restore(&loadedState{products: s.Products, orders: s.Orders, rejected: s.Rejected})
+		lp.agg.restore(&loadedState{products: s.Products, since: s.Since, orders: s.Orders, rejected: s.Rejected})
 		lp.next, lp.scan = s.Next, s.DLQFrom
 		if first.Offset > lp.scan {
 			b.log.Warnf("Topic %s partition %d: rejected records from offset %d on may not have reached the output, but the partition now starts at %d; those before it cannot be emitted again", topic, p, lp.scan, first.Offset)
@@ -613,7 +613,7 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 				// Counted before the restore; its rejected record may
 				// not have been delivered.
 				lp.scan = pos.Offset + 1
-				if err := lp.agg.dec.Decode(data, &lp.agg.o); err != nil {
+				if err := lp.agg.Rejection(data, pos.Offset); err != nil {
 					b.emitRejectedLocked(lp, pos, m, data, err)
 				}
 				lp.dirty, durable = true, true
@@ -622,7 +622,7 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 			}
 			continue
 		}
-		rec := Record{Data: data}
+		rec := Record{Data: data, Offset: pos.Offset}
 		out, err := lp.agg.Apply(&rec)
 		lp.next = pos.Offset + 1
 		lp.scan = lp.next
@@ -728,10 +728,12 @@ func (b *salesAggregate) commitOnce() bool {
 			Next: lp.next, DLQFrom: lp.dlqFrom(),
 			Orders: lp.agg.orders, Rejected: lp.agg.rejected,
 			Products: make([]ProductTotals, len(lp.agg.products)),
+			Since:    make([]int64, len(lp.agg.products)),
 			Writer:   b.member, WrittenAt: b.now(),
 		}
 		for i := range lp.agg.products {
 			s.Products[i] = lp.agg.products[i].ProductTotals
+			s.Since[i] = lp.agg.products[i].since
 		}
 		states = append(states, s)
 	}

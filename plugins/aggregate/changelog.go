@@ -53,6 +53,9 @@ type partitionState struct {
 	Orders   int64
 	Rejected int64
 	Products []ProductTotals
+	// Since is, per product, the offset of the record that first counted
+	// it: what max_products decides again for a record read after a restore.
+	Since []int64
 	// Writer names the member that wrote it (host/pid).
 	Writer    string
 	WrittenAt time.Time
@@ -90,6 +93,12 @@ func appendState(dst []byte, s *partitionState) []byte {
 			dst = append(dst, ',')
 		}
 		dst = appendProductJSON(dst, &s.Products[i])
+		if i < len(s.Since) {
+			dst = dst[:len(dst)-1]
+			dst = append(dst, `,"desde":`...)
+			dst = strconv.AppendInt(dst, s.Since[i], 10)
+			dst = append(dst, '}')
+		}
 	}
 	dst = append(dst, `],"escrito_por":`...)
 	dst = order.AppendString(dst, s.Writer)
@@ -97,6 +106,11 @@ func appendState(dst []byte, s *partitionState) []byte {
 	dst = s.WrittenAt.In(order.SaoPaulo).AppendFormat(dst, time.RFC3339Nano)
 	dst = append(dst, `"}`...)
 	return dst
+}
+
+type stateProductDoc struct {
+	productDoc
+	Desde int64 `json:"desde"`
 }
 
 type stateDoc struct {
@@ -108,7 +122,7 @@ type stateDoc struct {
 	DLQDesde      int64        `json:"dlq_desde"`
 	Pedidos       int64        `json:"pedidos"`
 	Rejeitados    int64        `json:"rejeitados"`
-	Produtos      []productDoc `json:"produtos"`
+	Produtos      []stateProductDoc `json:"produtos"`
 	EscritoPor    string       `json:"escrito_por"`
 	EscritoEm     string       `json:"escrito_em"`
 }
@@ -144,7 +158,9 @@ func parseState(data []byte) (*partitionState, error) {
 		s.WrittenAt = t
 	}
 	s.Products = make([]ProductTotals, len(doc.Produtos))
+	s.Since = make([]int64, len(doc.Produtos))
 	for i, p := range doc.Produtos {
+		s.Since[i] = p.Desde
 		v, err := order.ParseSum([]byte(p.ValorTotal))
 		if err != nil {
 			return nil, fmt.Errorf("produtos[%d].valor_total %q: %w", i, p.ValorTotal, err)
