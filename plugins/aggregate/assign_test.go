@@ -378,3 +378,21 @@ func TestReplayReemitsProductLimitRejections(t *testing.T) {
 	b.mu.Unlock()
 	assert.Equal(t, "produtos: the order would add 1 new products to the 1 already counted in this partition, over the limit of 1 distinct products (field max_products)", reason)
 }
+
+// TestStateTopicMustBeCompacted: an existing state topic that deletes old
+// records is refused, naming its cleanup.policy.
+func TestStateTopicMustBeCompacted(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	name := kafkatest.TopicName(t) + "_totais"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := kafkatest.Admin(t, brokers)
+	resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": kadm.StringPtr("delete")}, name)
+	require.NoError(t, err)
+	require.NoError(t, resp.Err)
+	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), name) })
+
+	_, err = openChangelog(ctx, []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...)}, name, 1, nil, func(*partitionState, bool) {})
+	require.ErrorIs(t, err, errNotCompacted)
+	assert.Contains(t, err.Error(), "cleanup.policy=delete")
+}

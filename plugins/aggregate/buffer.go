@@ -296,6 +296,11 @@ func (b *salesAggregate) openChangelog() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		cl, err := openChangelog(ctx, b.connOpts.ConnOpts, b.stateTopic, 1, b.log, b.onChangelogUpdate)
 		cancel()
+		if errors.Is(err, errNotCompacted) {
+			b.clOpenErr = err
+			b.fatal(err)
+			return
+		}
 		if err == nil {
 			// Under mu for the snapshots, which read it before clReady.
 			b.mu.Lock()

@@ -114,17 +114,17 @@ type stateProductDoc struct {
 }
 
 type stateDoc struct {
-	Versao        int          `json:"versao"`
-	Topico        string       `json:"topico"`
-	TopicID       string       `json:"topic_id"`
-	Particao      int32        `json:"particao"`
-	ProximoOffset int64        `json:"proximo_offset"`
-	DLQDesde      int64        `json:"dlq_desde"`
-	Pedidos       int64        `json:"pedidos"`
-	Rejeitados    int64        `json:"rejeitados"`
+	Versao        int               `json:"versao"`
+	Topico        string            `json:"topico"`
+	TopicID       string            `json:"topic_id"`
+	Particao      int32             `json:"particao"`
+	ProximoOffset int64             `json:"proximo_offset"`
+	DLQDesde      int64             `json:"dlq_desde"`
+	Pedidos       int64             `json:"pedidos"`
+	Rejeitados    int64             `json:"rejeitados"`
 	Produtos      []stateProductDoc `json:"produtos"`
-	EscritoPor    string       `json:"escrito_por"`
-	EscritoEm     string       `json:"escrito_em"`
+	EscritoPor    string            `json:"escrito_por"`
+	EscritoEm     string            `json:"escrito_em"`
 }
 
 // parseState reads a changelog record's value.
@@ -245,6 +245,13 @@ func (c *changelog) create(ctx context.Context, partitions int32) error {
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("state topic %s: creating it: %w", c.topic, err)
 	}
+	if err != nil {
+		// Made by someone else: a state topic that deletes old records
+		// would lose a quiet partition's state, and its totals with it.
+		if err := c.checkCompacted(ctx); err != nil {
+			return err
+		}
+	}
 	// A topic just created is not in every broker's metadata at once.
 	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		ends, err := c.adm.ListEndOffsets(ctx, c.topic)
@@ -260,6 +267,30 @@ func (c *changelog) create(ctx context.Context, partitions int32) error {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// errNotCompacted is permanent: no retry makes the topic compacted.
+var errNotCompacted = errors.New("is not compacted")
+
+// checkCompacted refuses an existing state topic whose cleanup.policy does
+// not compact.
+func (c *changelog) checkCompacted(ctx context.Context) error {
+	rcs, err := c.adm.DescribeTopicConfigs(ctx, c.topic)
+	if err != nil {
+		return fmt.Errorf("state topic %s: reading its configuration: %w", c.topic, err)
+	}
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			return fmt.Errorf("state topic %s: reading its configuration: %w", c.topic, rc.Err)
+		}
+		for _, cf := range rc.Configs {
+			if cf.Key == "cleanup.policy" && cf.Value != nil && !strings.Contains(*cf.Value, "compact") {
+				return fmt.Errorf("state topic %s %w (cleanup.policy=%s): old states would be deleted and their partitions counted again from what is left; delete it (vendas-connect reset-state) or set cleanup.policy=compact",
+					c.topic, errNotCompacted, *cf.Value)
+			}
+		}
+	}
+	return nil
 }
 
 // read follows the changelog for as long as it is open.
