@@ -394,9 +394,9 @@ func (r *franzReader) Connect(ctx context.Context) error {
 	return nil
 }
 
-// waitOwner returns the stream's PartitionOwner. Benthos builds the buffer
-// right after the input but may call Connect in between: a moment's wait
-// for the owner costs nothing at connect time.
+// waitOwner returns the stream's PartitionOwner. Benthos 4.80 starts the
+// input only once every layer is built, so the owner is there; the short
+// wait guards a builder that starts inputs earlier, at no cost at connect.
 func (r *franzReader) waitOwner(ctx context.Context) PartitionOwner {
 	deadline := time.Now().Add(250 * time.Millisecond)
 	for {
