@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/vendas-connect/vendas-connect/plugins/order"
@@ -53,11 +52,11 @@ func ParseMode(s string) (Mode, error) {
 // Record is one input record: the order bytes and, when it came from Kafka,
 // where it sits, which is what makes redeliveries detectable.
 type Record struct {
-	Data      []byte
-	Topic     string
-	Partition int32
-	Offset    int64
-	HasOffset bool
+	Data []byte
+	// Offset is where the record sits in its partition (0 when it did not
+	// come from Kafka): each product remembers the offset that first counted
+	// it. Which records to count is sales_aggregate's business, not Apply's.
+	Offset int64
 }
 
 // Outcome is what Apply did with a record.
@@ -69,8 +68,6 @@ const (
 	Applied Outcome = iota
 	// Rejected: not a valid order; counted in rejeitados only.
 	Rejected
-	// Duplicate: at or below the last applied offset of its partition; ignored.
-	Duplicate
 )
 
 // TopicPartition names a Kafka partition.
@@ -93,9 +90,6 @@ type Totals struct {
 	Rejected int64
 	Value    order.Cents
 	Products map[string]ProductTotals
-	Offsets  map[TopicPartition]int64
-	// Duplicates skipped since this Aggregator was made (not persisted).
-	Duplicates int64
 }
 
 // errOverflow rejects an order that would wrap a running total around.
@@ -106,11 +100,6 @@ type product struct {
 	lastOrder uint64 // orderSeq of the last order counted in Orders
 	snapDirty bool
 	since     int64 // offset of the record that first counted it
-}
-
-type offsetEntry struct {
-	key    TopicPartition
-	offset int64
 }
 
 // Aggregator keeps the totals per product. Its memory grows with the number
@@ -129,13 +118,9 @@ type Aggregator struct {
 	products []product
 	orders   int64
 	rejected int64
-	dups     int64
 	cur      int64 // offset of the record being applied
 	value    order.Cents
 	units    int64
-
-	offIndex map[TopicPartition]int32
-	offsets  []offsetEntry
 
 	changed   bool    // since the last snapshot
 	snapDirty []int32 // products changed since the last snapshot
@@ -149,32 +134,16 @@ func NewAggregator() *Aggregator {
 	dec := order.NewDecoder()
 	dec.SkipIdentity = true // totals need neither the id nor the CPF text
 	return &Aggregator{
-		dec:      dec,
-		index:    make(map[string]int32, 128),
-		offIndex: make(map[TopicPartition]int32, 16),
+		dec:   dec,
+		index: make(map[string]int32, 128),
 	}
 }
 
-// Apply decodes one record strictly and adds it to the totals. A record at or
-// below the last applied offset of its partition is a Duplicate and changes
-// nothing. An invalid record is Rejected with the decoder's error (an
-// *order.DecodeError naming the field) and only counts in rejeitados.
+// Apply decodes one record strictly and adds it to the totals. An invalid
+// record is Rejected with the decoder's error (an *order.DecodeError naming
+// the field) and only counts in rejeitados.
 func (a *Aggregator) Apply(r *Record) (Outcome, error) {
 	a.cur = r.Offset
-	off := int32(-1)
-	if r.HasOffset {
-		i, ok := a.offIndex[TopicPartition{r.Topic, r.Partition}]
-		if ok && r.Offset <= a.offsets[i].offset {
-			a.dups++
-			return Duplicate, nil
-		}
-		if !ok {
-			i = int32(len(a.offsets))
-			a.offsets = append(a.offsets, offsetEntry{key: TopicPartition{r.Topic, r.Partition}, offset: -1})
-			a.offIndex[a.offsets[i].key] = i
-		}
-		off = i
-	}
 	err := a.dec.Decode(r.Data, &a.o)
 	if err == nil {
 		err = a.checkOverflow()
@@ -188,9 +157,6 @@ func (a *Aggregator) Apply(r *Record) (Outcome, error) {
 		a.add(&a.o)
 	}
 	a.changed = true
-	if off >= 0 {
-		a.offsets[off].offset = r.Offset
-	}
 	if err != nil {
 		return Rejected, err
 	}
@@ -322,26 +288,22 @@ func (a *Aggregator) Orders() int64 { return a.orders }
 // Totals returns a copy of the state.
 func (a *Aggregator) Totals() Totals {
 	t := Totals{
-		Orders:     a.orders,
-		Rejected:   a.rejected,
-		Value:      a.value,
-		Duplicates: a.dups,
-		Products:   make(map[string]ProductTotals, len(a.products)),
-		Offsets:    make(map[TopicPartition]int64, len(a.offsets)),
+		Orders:   a.orders,
+		Rejected: a.rejected,
+		Value:    a.value,
+		Products: make(map[string]ProductTotals, len(a.products)),
 	}
 	for i := range a.products {
 		t.Products[a.products[i].Name] = a.products[i].ProductTotals
-	}
-	for _, e := range a.offsets {
-		t.Offsets[e.key] = e.offset
 	}
 	return t
 }
 
 // AppendSnapshot appends a snapshot (CONTRACT.md, one line of JSON) to dst
 // and starts a new "changed since" period. In ModeUpdate only products
-// changed since the previous snapshot are listed; the counts, the grand total
-// and the offsets are always complete.
+// changed since the previous snapshot are listed; the counts and the grand
+// total are always complete. An Aggregator knows no positions: offsets and
+// particoes are empty (sales_aggregate's snapshots fill them).
 func (a *Aggregator) AppendSnapshot(dst []byte, mode Mode, now time.Time) []byte {
 	a.seq++
 	idx := a.sortIdx[:0]
@@ -364,9 +326,7 @@ func (a *Aggregator) AppendSnapshot(dst []byte, mode Mode, now time.Time) []byte
 	}
 	dst = append(dst, `],"modo":"`...)
 	dst = append(dst, mode.String()...)
-	dst = append(dst, `","offsets":{`...)
-	dst = a.appendOffsets(dst)
-	dst = appendSnapshotTail(dst, "}", now, a.seq)
+	dst = appendSnapshotTail(dst, `","offsets":{},"particoes":[]`, now, a.seq)
 
 	for _, i := range a.snapDirty {
 		a.products[i].snapDirty = false
@@ -380,32 +340,10 @@ func (a *Aggregator) byValueDesc(x, y int32) int {
 	return byValueDesc(&a.products[x].ProductTotals, &a.products[y].ProductTotals)
 }
 
-// appendOffsets writes {"topic":{"partition":offset,...},...} sorted by topic
-// and partition, without the enclosing braces.
-func (a *Aggregator) appendOffsets(dst []byte) []byte {
-	idx := a.sortIdx[:0]
-	for i := range a.offsets {
-		idx = append(idx, int32(i))
-	}
-	slices.SortFunc(idx, func(x, y int32) int {
-		p, q := a.offsets[x].key, a.offsets[y].key
-		if c := strings.Compare(p.Topic, q.Topic); c != 0 {
-			return c
-		}
-		return int(p.Partition) - int(q.Partition)
-	})
-	a.sortIdx = idx
-	return appendOffsetsJSON(dst, len(idx), func(n int) (TopicPartition, int64) {
-		e := &a.offsets[idx[n]]
-		return e.key, e.offset
-	})
-}
-
 // loadedState is a partition's totals read back from the state topic.
 type loadedState struct {
 	products []ProductTotals
 	since    []int64 // per product: the offset that first counted it
-	offsets  []offsetEntry
 	orders   int64
 	rejected int64
 }
@@ -424,10 +362,6 @@ func (a *Aggregator) restore(st *loadedState) {
 		a.snapDirty = append(a.snapDirty, i)
 		a.value += p.Value
 		a.units += p.Units
-	}
-	for _, e := range st.offsets {
-		a.offIndex[e.key] = int32(len(a.offsets))
-		a.offsets = append(a.offsets, offsetEntry{key: e.key, offset: e.offset})
 	}
 	a.orders, a.rejected = st.orders, st.rejected
 	a.changed = len(a.products) > 0 || a.orders > 0 || a.rejected > 0

@@ -42,47 +42,13 @@ func TestAggregatorTotals(t *testing.T) {
 	}, got.Products)
 }
 
-func TestAggregatorOffsets(t *testing.T) {
-	a := NewAggregator()
-	data := orderJSON("1", order.Item{Name: "X", Quantity: 1, UnitPrice: 100})
-	cases := []struct {
-		topic     string
-		partition int32
-		offset    int64
-		want      Outcome
-	}{
-		{testTopic, 0, 5, Applied},
-		{testTopic, 0, 5, Duplicate},
-		{testTopic, 0, 3, Duplicate},
-		{testTopic, 1, 3, Applied}, // another partition has its own offsets
-		{"outro", 0, 5, Applied},   // and another topic
-		{testTopic, 0, 6, Applied},
-	}
-	for _, c := range cases {
-		out, err := a.Apply(&Record{Data: data, Topic: c.topic, Partition: c.partition, Offset: c.offset, HasOffset: true})
-		require.NoError(t, err)
-		assert.Equal(t, c.want, out, "%s/%d@%d", c.topic, c.partition, c.offset)
-	}
-	// A rejected record moves the offset too: it is counted once.
-	out, err := a.Apply(&Record{Data: []byte("x"), Topic: testTopic, Partition: 0, Offset: 7, HasOffset: true})
-	require.Error(t, err)
-	assert.Equal(t, Rejected, out)
-	out, _ = a.Apply(&Record{Data: []byte("x"), Topic: testTopic, Partition: 0, Offset: 7, HasOffset: true})
-	assert.Equal(t, Duplicate, out)
-
-	got := a.Totals()
-	assert.Equal(t, int64(4), got.Orders)
-	assert.Equal(t, int64(1), got.Rejected)
-	assert.Equal(t, map[TopicPartition]int64{{testTopic, 0}: 7, {testTopic, 1}: 3, {"outro", 0}: 5}, got.Offsets)
-}
-
 func TestSnapshotModes(t *testing.T) {
 	a := NewAggregator()
 	nb := order.Item{Name: "Notebook", Quantity: 2, UnitPrice: 349990}
 	mouse := order.Item{Name: "Mouse", Quantity: 5, UnitPrice: 10000}
 	cafe := order.Item{Name: "Café \"Especial\"", Quantity: 1, UnitPrice: 10000}
 	apply := func(offset int64, data []byte) {
-		_, _ = a.Apply(&Record{Data: data, Topic: testTopic, Partition: 0, Offset: offset, HasOffset: true})
+		_, _ = a.Apply(&Record{Data: data, Offset: offset})
 	}
 	apply(0, orderJSON("1", nb))
 	apply(1, orderJSON("2", mouse, cafe))
@@ -93,7 +59,7 @@ func TestSnapshotModes(t *testing.T) {
 			`{"produto":"Notebook","quantidade":2,"pedidos":1,"valor_total":6999.80},`+
 			`{"produto":"Mouse","quantidade":5,"pedidos":1,"valor_total":500.00},`+
 			`{"produto":"Café \"Especial\"","quantidade":1,"pedidos":1,"valor_total":100.00}],`+
-			`"modo":"complete","offsets":{"vendas_ecommerce":{"0":2}},"emitido_em":"2026-11-24T18:04:01-03:00","sequencia":1}`,
+			`"modo":"complete","offsets":{},"particoes":[],"emitido_em":"2026-11-24T18:04:01-03:00","sequencia":1}`,
 		string(a.AppendSnapshot(nil, ModeComplete, snapTime)))
 	assert.False(t, a.Changed())
 
@@ -102,7 +68,7 @@ func TestSnapshotModes(t *testing.T) {
 	assert.Equal(t,
 		`{"pedidos":3,"rejeitados":1,"valor_total":8099.80,"produtos":[`+
 			`{"produto":"Mouse","quantidade":10,"pedidos":2,"valor_total":1000.00}],`+
-			`"modo":"update","offsets":{"vendas_ecommerce":{"0":3}},"emitido_em":"2026-11-24T18:04:01-03:00","sequencia":2}`,
+			`"modo":"update","offsets":{},"particoes":[],"emitido_em":"2026-11-24T18:04:01-03:00","sequencia":2}`,
 		string(upd))
 	require.True(t, json.Valid(upd))
 
@@ -116,16 +82,15 @@ func TestSnapshotModes(t *testing.T) {
 	assert.Equal(t, int64(4), s.Sequence)
 }
 
-func TestSnapshotTiesAndOffsetsOrder(t *testing.T) {
+func TestSnapshotTies(t *testing.T) {
 	a := NewAggregator()
-	for i, name := range []string{"b", "c", "a"} {
-		_, err := a.Apply(&Record{Data: orderJSON("x", order.Item{Name: name, Quantity: 1, UnitPrice: 500}), Topic: []string{"t2", "t1", "t1"}[i], Partition: int32(2 - i), Offset: 9, HasOffset: true})
+	for _, name := range []string{"b", "c", "a"} {
+		_, err := a.Apply(&Record{Data: orderJSON("x", order.Item{Name: name, Quantity: 1, UnitPrice: 500})})
 		require.NoError(t, err)
 	}
 	got := string(a.AppendSnapshot(nil, ModeComplete, snapTime))
 	assert.Contains(t, got, `"produtos":[{"produto":"a",`)
 	assert.Contains(t, got, `{"produto":"b",`)
-	assert.Contains(t, got, `"offsets":{"t1":{"0":9,"1":9},"t2":{"2":9}}`)
 }
 
 // TestAggregatorMatchesNaiveSum checks exact centavos on many random orders.

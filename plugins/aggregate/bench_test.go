@@ -32,7 +32,7 @@ func BenchmarkAggregatorApply(b *testing.B) {
 	a := NewAggregator()
 	recs := make([]Record, len(pool))
 	for i, d := range pool {
-		recs[i] = Record{Data: d, Topic: testTopic, Offset: int64(i), HasOffset: true}
+		recs[i] = Record{Data: d, Offset: int64(i)}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

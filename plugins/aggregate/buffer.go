@@ -643,9 +643,7 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 	b.mRejected.Incr(rejected)
 	b.mDuplicates.Incr(dups)
 	b.mStale.Incr(stale)
-	if rejected > 0 {
-		b.mProducts.Set(int64(b.productsLocked()))
-	} else if applied > 0 {
+	if applied+rejected > 0 {
 		b.mProducts.Set(int64(b.productsLocked()))
 	}
 
