@@ -7,6 +7,9 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/vendas-connect/vendas-connect/plugins/kafka"
 )
 
 // TestHotPathDoesNotAllocate keeps the decode-and-apply path free of
@@ -56,4 +59,28 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 	require.Equal(t, int64(3*len(pool)), counted, "every order of the three batches was counted")
 	// A batch may allocate a little (the ack), never per order.
 	assert.Less(t, perBatch/float64(len(pool)), 0.01, "sales_aggregate allocates %.0f times for a batch of %d orders", perBatch, len(pool))
+
+	// The same records delivered in bulk, as kafka_franz does for this buffer.
+	bb := newTestBuffer(t, "interval: 0s")
+	bulks := make([]service.MessageBatch, 3)
+	off = 0
+	for k := range bulks {
+		recs := make([]*kgo.Record, len(pool))
+		for j, d := range pool {
+			recs[j] = &kgo.Record{Value: d, Offset: off}
+			off++
+		}
+		bulks[k] = service.MessageBatch{kafka.BulkMessage(kafka.Position{Topic: testTopic}, recs)}
+	}
+	require.NoError(t, bb.WriteBatch(context.Background(), bulks[0], ack))
+	next = 1
+	perBulk := testing.AllocsPerRun(1, func() {
+		require.NoError(t, bb.WriteBatch(context.Background(), bulks[next], ack))
+		next++
+	})
+	bb.mu.Lock()
+	counted = bb.parts[TopicPartition{testTopic, 0}].agg.Orders()
+	bb.mu.Unlock()
+	require.Equal(t, int64(3*len(pool)), counted, "every order of the three bulks was counted")
+	assert.Less(t, perBulk/float64(len(pool)), 0.01, "sales_aggregate allocates %.0f times for a bulk of %d orders", perBulk, len(pool))
 }

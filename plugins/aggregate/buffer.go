@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/vendas-connect/vendas-connect/plugins/kafka"
@@ -562,7 +564,7 @@ func (b *salesAggregate) partFor(pos *kafka.Position) *livePart {
 // a state topic the acknowledgement waits for the write that makes it durable.
 func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBatch, ackFn service.AckFunc) error {
 	b.mu.Lock()
-	for b.stateTopic != "" && b.pendingN > 0 && b.pendingN+len(batch) > b.maxPending && !b.closed && b.failed == nil {
+	for b.stateTopic != "" && b.pendingN > 0 && b.pendingN+batchRecords(batch) > b.maxPending && !b.closed && b.failed == nil {
 		ch := b.committed
 		b.mu.Unlock()
 		select {
@@ -582,9 +584,25 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 		return err
 	}
 
-	var applied, rejected, dups, stale int64
-	durable := false
+	var c batchCounts
+	records := 0
 	for _, m := range batch {
+		if bulk, intact, ok := kafka.BulkOf(m); ok {
+			if !intact {
+				err := errors.New("a message of records in bulk from kafka_franz reached sales_aggregate rewritten or failed: an input processor changed it or failed on it; set kafka_franz's bulk: false to run input processors on each record")
+				b.mu.Unlock()
+				b.fatal(err)
+				return err
+			}
+			pos := bulk.Position
+			for _, rec := range bulk.Records {
+				pos.Offset = rec.Offset
+				b.countLocked(&pos, rec.Value, nil, rec, &c)
+			}
+			records += len(bulk.Records)
+			continue
+		}
+		records++
 		data, err := m.AsBytes()
 		if err != nil {
 			b.mu.Unlock()
@@ -600,45 +618,17 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 			}
 			rec := Record{Data: data}
 			if out, err := b.mem.Apply(&rec); out == Rejected {
-				rejected++
+				c.rejected++
 				b.ready = append(b.ready, newRejected(m, data, err))
 			} else {
-				applied++
+				c.applied++
 			}
 			b.changed = true
 			continue
 		}
-		lp := b.partFor(pos)
-		if lp == nil {
-			stale++
-			continue
-		}
-		if pos.Offset < lp.next {
-			if pos.Offset >= lp.scan {
-				// Counted before the restore; its rejected record may
-				// not have been delivered.
-				lp.scan = pos.Offset + 1
-				if err := lp.agg.Rejection(data, pos.Offset); err != nil {
-					b.emitRejectedLocked(lp, pos, m, data, err)
-				}
-				lp.dirty, durable = true, true
-			} else {
-				dups++
-			}
-			continue
-		}
-		rec := Record{Data: data, Offset: pos.Offset}
-		out, err := lp.agg.Apply(&rec)
-		lp.next = pos.Offset + 1
-		lp.scan = lp.next
-		lp.dirty, durable, b.changed = true, true, true
-		if out == Rejected {
-			rejected++
-			b.emitRejectedLocked(lp, pos, m, data, err)
-		} else {
-			applied++
-		}
+		b.countLocked(pos, data, m, nil, &c)
 	}
+	applied, rejected, dups, stale, durable := c.applied, c.rejected, c.dups, c.stale, c.durable
 	b.mApplied.Incr(applied)
 	b.mRejected.Incr(rejected)
 	b.mDuplicates.Incr(dups)
@@ -659,11 +649,80 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 		return nil
 	}
 	b.pendingAck = append(b.pendingAck, ackFn)
-	b.pendingN += len(batch)
+	b.pendingN += records
 	b.mu.Unlock()
 	wake(b.commitWake)
 	return nil
 }
+
+// batchCounts is what countLocked counted of a batch.
+type batchCounts struct {
+	applied, rejected, dups, stale int64
+	// durable: something was counted that the state topic must hold.
+	durable bool
+}
+
+// countLocked counts the record at pos in its partition's state. m is the
+// record's message, or nil for a record delivered in bulk (rec), whose
+// message is made only if it is rejected.
+func (b *salesAggregate) countLocked(pos *kafka.Position, data []byte, m *service.Message, rec *kgo.Record, c *batchCounts) {
+	lp := b.partFor(pos)
+	if lp == nil {
+		c.stale++
+		return
+	}
+	if pos.Offset < lp.next {
+		if pos.Offset >= lp.scan {
+			// Counted before the restore; its rejected record may
+			// not have been delivered.
+			lp.scan = pos.Offset + 1
+			if err := lp.agg.Rejection(data, pos.Offset); err != nil {
+				b.emitRejectedLocked(lp, pos, recordMessage(m, pos, rec), data, err)
+			}
+			lp.dirty, c.durable = true, true
+		} else {
+			c.dups++
+		}
+		return
+	}
+	r := Record{Data: data, Offset: pos.Offset}
+	out, err := lp.agg.Apply(&r)
+	lp.next = pos.Offset + 1
+	lp.scan = lp.next
+	lp.dirty, c.durable, b.changed = true, true, true
+	if out == Rejected {
+		c.rejected++
+		b.emitRejectedLocked(lp, pos, recordMessage(m, pos, rec), data, err)
+	} else {
+		c.applied++
+	}
+}
+
+// recordMessage is m, or the message kafka_franz makes for rec when it
+// delivered rec in bulk.
+func recordMessage(m *service.Message, pos *kafka.Position, rec *kgo.Record) *service.Message {
+	if m != nil {
+		return m
+	}
+	return kafka.RecordMessage(*pos, rec)
+}
+
+// batchRecords is how many records a batch holds, bulk messages counted by
+// their records.
+func batchRecords(batch service.MessageBatch) int {
+	n := 0
+	for _, m := range batch {
+		if bulk, _, ok := kafka.BulkOf(m); ok {
+			n += len(bulk.Records)
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+// TakesBulk tells kafka_franz to deliver records in bulk (kafka.BulkOf).
+func (b *salesAggregate) TakesBulk() bool { return true }
 
 func (b *salesAggregate) productsLocked() int {
 	n := b.mem.Products()

@@ -32,6 +32,7 @@ const (
 	fieldSASLUsername = "username"
 	fieldSASLPassword = "password"
 	fieldBatching     = "batching"
+	fieldBulk         = "bulk"
 )
 
 // SASL mechanisms accepted by the sasl field.

@@ -138,6 +138,11 @@ func inputFields() []*service.ConfigField {
 				Default("5m").
 				Example("5s").
 				Advanced(),
+			service.NewBoolField(fieldBulk).
+				Description("When the stream's buffer is `sales_aggregate`, hand it each partition's records in bulk: one message per batch of up to `batching.count` records (1024 when unset) with the records in its context, instead of one message per record, which is most of what a record costs between Kafka and the totals. The buffer makes a record's own message, with the metadata below, only for a record it rejects. Benthos' `input_received` metric then counts batches (`kafka_consumed_records` counts records). Input-level `processors` would see one message per batch: a processor that rewrites one is refused by the buffer; set `bulk: false` to run processors on each record. Without `sales_aggregate`, or with `batching.check` or `batching.processors` set, records go one message each whatever this says.").
+				Default(true).
+				Example(false).
+				Advanced(),
 			service.NewBatchPolicyField(fieldBatching).
 				Description("Allows you to configure a batching policy that applies to individual topic partitions in order to batch messages together before flushing them for processing. Batching can be beneficial for performance as well as useful for windowed processing, and doing so this way preserves the ordering of topic partitions.").
 				Advanced(),
@@ -225,6 +230,13 @@ type franzReader struct {
 	commitPeriod    time.Duration
 	batchPolicy     service.BatchPolicy
 	replayNacks     bool
+	// bulkAllowed is the bulk field and a batching policy that bulk can
+	// follow (no check, no processors); bulk says the stream's owner takes
+	// bulk too, decided at Connect. bulkCount and bulkBytes bound a bulk.
+	bulkAllowed bool
+	bulk        bool
+	bulkCount   int
+	bulkBytes   int
 
 	// Rejected batches wait in replayQ; replayed wakes a waiting ReadBatch.
 	replayMu sync.Mutex
@@ -344,6 +356,16 @@ func newFranzReaderFromConfig(conf *service.ParsedConfig, mgr *service.Resources
 	if r.replayNacks, err = conf.FieldBool(service.AutoRetryNacksToggleFieldName); err != nil {
 		return nil, err
 	}
+	if r.bulkAllowed, err = conf.FieldBool(fieldBulk); err != nil {
+		return nil, err
+	}
+	if r.batchPolicy.Check != "" || batchHasProcessors(conf) {
+		r.bulkAllowed = false
+	}
+	r.bulkCount, r.bulkBytes = r.batchPolicy.Count, r.batchPolicy.ByteSize
+	if r.bulkCount <= 0 {
+		r.bulkCount = defaultBulkCount
+	}
 
 	r.clientOpts = opts
 	RegisterInput(mgr, &InputInfo{Group: r.group, Topics: topics, ConnOpts: connOpts})
@@ -360,8 +382,13 @@ func (r *franzReader) Connect(ctx context.Context) error {
 
 	s := newReaderSession(r)
 	opts := slices.Clone(r.clientOpts)
+	owner := partitionOwner(r.mgr)
 	if r.group != "" {
-		if r.waitOwner(ctx) != nil {
+		owner = r.waitOwner(ctx)
+	}
+	r.bulk = r.bulkAllowed && takesBulk(owner)
+	if r.group != "" {
+		if owner != nil {
 			// The owner gives every position; one the broker no longer has
 			// must stop the owner, never be replaced with the log's start.
 			opts = append(opts, kgo.ConsumeResetOffset(kgo.NoResetOffset()))
@@ -529,6 +556,9 @@ func (r *franzReader) remake(ctx context.Context, b ackBatch) (service.MessageBa
 	}
 	// Not the tracker's recordMeta: the fetch loop uses that one.
 	meta := newRecordMeta(b.t.topic, b.t.partition, b.t.meta.pos.TopicID, b.t.meta.pos.Assignment)
+	if b.t.bulk {
+		return service.MessageBatch{meta.bulkMessage(b.recs)}, true, nil
+	}
 	batch := make(service.MessageBatch, len(b.recs))
 	for i, rec := range b.recs {
 		batch[i] = meta.message(rec)

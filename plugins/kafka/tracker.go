@@ -18,6 +18,8 @@ type partitionTracker struct {
 	partition int32
 
 	meta *recordMeta
+	// bulk: records go downstream in bulk messages (BulkOf), no batcher.
+	bulk bool
 
 	// sendMu keeps flushing, tracking and sending in offset order.
 	sendMu  sync.Mutex
@@ -42,10 +44,11 @@ func newPartitionTracker(s *readerSession, topic string, partition int32, topicI
 		topic:     topic,
 		partition: partition,
 		meta:      newRecordMeta(topic, partition, topicID, assignment),
+		bulk:      s.r.bulk,
 		stopFlush: make(chan struct{}),
 		flushDone: make(chan struct{}),
 	}
-	if !s.r.batchPolicy.IsNoop() {
+	if !t.bulk && !s.r.batchPolicy.IsNoop() {
 		b, err := s.r.batchPolicy.NewBatcher(s.r.mgr)
 		if err != nil {
 			s.r.log.Error(fmt.Sprintf("Failed to create the batching policy for topic %s partition %d, delivering messages one by one: %v", topic, partition, err))
@@ -69,6 +72,10 @@ func (t *partitionTracker) enqueue(recs []*kgo.Record) {
 // batching, until the partition is full. It blocks while the pipeline is busy,
 // which is the back pressure.
 func (t *partitionTracker) drain(ctx context.Context) {
+	if t.bulk {
+		t.drainBulk(ctx)
+		return
+	}
 	for len(t.backlog) > 0 && !t.full() && ctx.Err() == nil {
 		rec := t.backlog[0]
 		t.backlog[0] = nil
@@ -80,12 +87,38 @@ func (t *partitionTracker) drain(ctx context.Context) {
 	}
 }
 
+// drainBulk hands the backlog downstream in bulk messages of at most
+// bulkCount records (and about bulkBytes, when set): what a fetch brought is
+// sent at once, so no period is waited for.
+func (t *partitionTracker) drainBulk(ctx context.Context) {
+	for len(t.backlog) > 0 && !t.full() && ctx.Err() == nil {
+		n := min(len(t.backlog), t.s.r.bulkCount)
+		if limit := t.s.r.bulkBytes; limit > 0 {
+			size := 0
+			for i, rec := range t.backlog[:n] {
+				if size += len(rec.Key) + len(rec.Value); size >= limit {
+					n = i + 1
+					break
+				}
+			}
+		}
+		recs := t.backlog[:n:n]
+		t.backlog = t.backlog[n:]
+		t.sendMu.Lock()
+		t.send(ctx, service.MessageBatch{t.meta.bulkMessage(recs)}, recs, int64(n))
+		t.sendMu.Unlock()
+	}
+	if len(t.backlog) == 0 {
+		t.backlog = nil
+	}
+}
+
 func (t *partitionTracker) add(ctx context.Context, rec *kgo.Record) {
 	t.sendMu.Lock()
 	defer t.sendMu.Unlock()
 	msg := t.meta.message(rec)
 	if t.batcher == nil {
-		t.send(ctx, service.MessageBatch{msg}, []*kgo.Record{rec})
+		t.send(ctx, service.MessageBatch{msg}, []*kgo.Record{rec}, 1)
 		return
 	}
 	t.held = append(t.held, rec)
@@ -105,14 +138,15 @@ func (t *partitionTracker) flushLocked(ctx context.Context) {
 	if len(batch) == 0 || len(recs) == 0 {
 		return
 	}
-	t.send(ctx, batch, recs)
+	t.send(ctx, batch, recs, int64(len(batch)))
 }
 
 // send hands a batch downstream; recs are the records it was made of, oldest
-// first, kept to make the batch again if it is rejected.
-func (t *partitionTracker) send(ctx context.Context, batch service.MessageBatch, recs []*kgo.Record) {
+// first, kept to make the batch again if it is rejected, and n what it counts
+// for under checkpoint_limit (its messages, or its records in bulk).
+func (t *partitionTracker) send(ctx context.Context, batch service.MessageBatch, recs []*kgo.Record, n int64) {
 	t.cpMu.Lock()
-	release := t.cp.Track(recs[len(recs)-1], int64(len(batch)))
+	release := t.cp.Track(recs[len(recs)-1], n)
 	t.cpMu.Unlock()
 
 	ab := ackBatch{batch: batch, recs: recs, t: t, release: func() {
