@@ -145,13 +145,7 @@ func TestDemoServesHTTPAndStopsOnCtrlC(t *testing.T) {
 // (here a consume.yaml that drops its snapshots), the demo does not end or
 // hang silently: it says what it waits for, and Ctrl-C still stops it.
 func TestDemoSaysWhatItWaitsFor(t *testing.T) {
-	dir := t.TempDir()
-	consume, err := os.ReadFile(kafkatest.ConfigPath("consume.yaml"))
-	require.NoError(t, err)
-	dropping := strings.Replace(string(consume), "\n  processors:\n", "\n  processors:\n    - mapping: 'root = deleted()'\n", 1)
-	require.NotEqual(t, string(consume), dropping)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "consume.yaml"), []byte(dropping), 0o644))
-
+	dir := editedConfig(t, "consume.yaml", "\n  processors:\n", "\n  processors:\n    - mapping: 'root = deleted()'\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, kafkatest.Binary(t), "demo", "--config-dir", dir)
@@ -178,15 +172,8 @@ func TestDemoSaysWhatItWaitsFor(t *testing.T) {
 // TestDemoLogsToStderr: the demo's stdout carries the snapshots only; the
 // pipelines' warnings are on stderr.
 func TestDemoLogsToStderr(t *testing.T) {
-	dir := t.TempDir()
-	produce, err := os.ReadFile(kafkatest.ConfigPath("produce.yaml"))
-	require.NoError(t, err)
-	// produce.yaml with a processor that warns about every order; consume.yaml
-	// comes from the copy built into the binary.
-	warning := strings.Replace(string(produce), "\noutput:", "\npipeline:\n  processors:\n    - log: { level: WARN, message: demo-warning }\n\noutput:", 1)
-	require.NotEqual(t, string(produce), warning)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "produce.yaml"), []byte(warning), 0o644))
-
+	// produce.yaml with a processor that warns about every order.
+	dir := editedConfig(t, "produce.yaml", "\noutput:", "\npipeline:\n  processors:\n    - log: { level: WARN, message: demo-warning }\n\noutput:")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, kafkatest.Binary(t), "demo", "--config-dir", dir)
@@ -209,4 +196,17 @@ func TestDemoLogsToStderr(t *testing.T) {
 		assert.True(t, strings.HasPrefix(line, "{"), "stdout holds a line that is not a snapshot: %s", line)
 	}
 	assert.Equal(t, 50, strings.Count(stderr.String(), "demo-warning"), "the warnings are on stderr:\n%s", stderr.String())
+}
+
+// editedConfig is a --config-dir holding the shipped config name with old
+// replaced by new; the demo takes the other config from its built-in copy.
+func editedConfig(t *testing.T, name, old, new string) string {
+	t.Helper()
+	shipped, err := os.ReadFile(kafkatest.ConfigPath(name))
+	require.NoError(t, err)
+	edited := strings.Replace(string(shipped), old, new, 1)
+	require.NotEqual(t, string(shipped), edited, "%s has %q", name, old)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(edited), 0o644))
+	return dir
 }
