@@ -147,7 +147,10 @@ func TestReportClearScreen(t *testing.T) {
 	snap := `{"pedidos":1,"rejeitados":0,"valor_total":1.00,"produtos":[{"produto":"X","quantidade":1,"pedidos":1,"valor_total":1.00}],"modo":"complete","offsets":{},"emitido_em":"2026-11-24T18:04:01-03:00","sequencia":1}`
 	plain := processOne(t, newTestReport(t, `format: table`), snapshotMsg(snap))
 	cleared := processOne(t, newTestReport(t, `{format: table, clear_screen: true}`), snapshotMsg(snap))
-	assert.Equal(t, "\x1b[H\x1b[2J"+plain, cleared)
+	// Drawn over the previous table: home, each line cleared to its end,
+	// then the rest of the screen; never a blank screen in between.
+	assert.Equal(t, "\x1b[H"+strings.ReplaceAll(plain, "\n", "\x1b[K\n")+"\x1b[J", cleared)
+	assert.NotContains(t, cleared, "\x1b[2J")
 	// JSON lines are for programs: never prefixed.
 	assert.Equal(t, snap, processOne(t, newTestReport(t, `{format: json, clear_screen: true}`), snapshotMsg(snap)))
 }
@@ -174,12 +177,12 @@ func TestReportEscapesNames(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.want, func(t *testing.T) {
 			r := newTestReport(t, `format: table`)
-			out := string(r.render(&Snapshot{
+			out := strings.Join(r.render(&Snapshot{
 				Orders:   1,
 				Value:    100,
 				Mode:     ModeComplete,
 				Products: []ProductTotals{{Name: c.name, Units: 1, Orders: 1, Value: 100}},
-			}))
+			}, 0, 0), "\n")
 			lines := strings.Split(out, "\n")
 			require.Len(t, lines, 6, out)
 			assert.True(t, strings.HasPrefix(lines[3], c.want+"  "), "%q", lines[3])

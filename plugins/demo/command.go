@@ -16,17 +16,24 @@ func Command() *cli.Command {
 		Usage: "Run the whole system in one process: an embedded broker, produce.yaml and consume.yaml",
 		Description: `Starts an embedded Kafka-compatible broker (in memory only), then runs
 config/produce.yaml and config/consume.yaml against it in this process and
-shows the live table of sales per product. Ctrl-C stops it cleanly, after a
-last table that covers every order read.
+shows the live table of sales per product; on a terminal the table is
+redrawn in place and fits the window. With ORDERS_COUNT set it ends by
+itself, status 0, once the consumer counted every order, after a last
+table; Ctrl-C stops it cleanly at any time, after a last table that covers
+every order read.
+
+consume.yaml's HTTP endpoints (/metrics, the dashboard) are served on
+CONSUME_HTTP_ADDRESS (default 127.0.0.1:4196, or a free port when that is
+taken); stderr says where, in a line "dashboard: http://ADDR/".
 
 The configs are read from --config-dir; a file missing there is taken from
 the copy built into the binary. The environment variables of the configs
 apply (ORDERS_RATE defaults to 200 here, ORDERS_SEED, ORDERS_COUNT,
-OUTPUT_FORMAT, KAFKA_TOPIC), except KAFKA_BROKERS, STATE_DIR and
-KAFKA_CONSUMER_GROUP, which the demo sets: its broker forgets everything
-when it stops.
+OUTPUT_FORMAT, KAFKA_TOPIC, CONSUME_HTTP_ADDRESS), except KAFKA_BROKERS and
+STATE_DIR, which the demo sets: its broker forgets everything when it stops.
 
   vendas-connect demo
+  ORDERS_COUNT=5000 ORDERS_RATE=1000 vendas-connect demo
   ORDERS_RATE=2000 OUTPUT_FORMAT=json vendas-connect demo`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config-dir", Value: "config", Usage: "folder of produce.yaml and consume.yaml"},
