@@ -58,6 +58,12 @@ func (s *readerSession) adjustOffsets(ctx context.Context, offsets map[string]ma
 	for topic := range offsets {
 		names = append(names, topic)
 	}
+	// The group may assign partitions before Connect has set the client.
+	select {
+	case <-s.clientReady:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	ids, err := topicIDs(ctx, s.client, names)
 	if err != nil {
 		return nil, err

@@ -416,6 +416,7 @@ func (r *franzReader) Connect(ctx context.Context) error {
 		return err
 	}
 	s.client = cl
+	close(s.clientReady)
 	go s.run()
 	r.sess = s
 	return nil

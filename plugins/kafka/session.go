@@ -36,6 +36,9 @@ type readerSession struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
+	// clientReady is closed once client is set: the group's callbacks may
+	// run before (kgo.NewClient starts joining).
+	clientReady chan struct{}
 
 	mu     sync.Mutex
 	topics map[string]map[int32]*partitionTracker
@@ -58,6 +61,8 @@ func newReaderSession(r *franzReader) *readerSession {
 		cancel:  cancel,
 		done:    make(chan struct{}),
 		topics:  map[string]map[int32]*partitionTracker{},
+
+		clientReady: make(chan struct{}),
 
 		assigned: map[string]map[int32]uint64{},
 		topicIDs: map[string][16]byte{},
