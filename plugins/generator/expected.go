@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -395,4 +396,27 @@ func (in *input) keepExpected(stop <-chan struct{}) {
 			in.writeExpected(false)
 		}
 	}
+}
+
+// OptionsFromYAML reads the options of a sales_orders config (the fields
+// under `sales_orders:`, environment variables already replaced), to compute
+// the expected results of a producer that ran it. The seed must be set: a
+// random one cannot be replayed.
+func OptionsFromYAML(yaml string) (Options, error) {
+	conf, err := Spec().ParseYAML(yaml, nil)
+	if err != nil {
+		return Options{}, err
+	}
+	if seed, _ := conf.FieldString(fieldSeed); strings.TrimSpace(seed) == "" {
+		return Options{}, errors.New("the config has no seed (ORDERS_SEED is empty): set the seed the producer used, which its expected results file names (semente)")
+	}
+	opts, err := optionsFromConfig(conf)
+	if err != nil {
+		return opts, err
+	}
+	rate, err := numberFromConfig(conf, fieldRate)
+	if err != nil {
+		return opts, err
+	}
+	return opts, clockFromConfig(conf, &opts, rate)
 }
