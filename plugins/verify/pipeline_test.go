@@ -71,6 +71,14 @@ func TestOurConsumerAndItsDLQ(t *testing.T) {
 	}
 	t.Logf("verify --duplicates each --dlq-topic:\n%s", out)
 
+	// The same snapshots on a topic.
+	totals := kafkatest.CreateTopic(t, brokers, 1)
+	kafkatest.Produce(t, brokers, totals, nil, [][]byte{[]byte(consume.Stdout()[len(consume.Stdout())-1])})
+	fromTopic := each
+	fromTopic.Actual, fromTopic.Topic, fromTopic.DLQTopic = "", totals, ""
+	code, out = runVerify(t, fromTopic)
+	assert.Equal(t, ExitEqual, code, out)
+
 	// The label matches what the consumer says is wrong with the record.
 	recs, err := readTopic(context.Background(), []string{brokers}, topic+"_dlq")
 	require.NoError(t, err)
