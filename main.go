@@ -30,6 +30,7 @@ import (
 	_ "github.com/vendas-connect/vendas-connect/plugins/kafka"
 	"github.com/vendas-connect/vendas-connect/plugins/lifecycle"
 	_ "github.com/vendas-connect/vendas-connect/plugins/prometheus"
+	"github.com/vendas-connect/vendas-connect/plugins/verify"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".
@@ -64,6 +65,7 @@ func run(args []string) int {
 		service.CLIOptAddCommand(demo.Command()),
 		service.CLIOptAddCommand(docs.Command()),
 		service.CLIOptAddCommand(aggregate.ResetCommand()),
+		service.CLIOptAddCommand(verify.Command()),
 	)
 	// The last log lines first, then the error that ended the run.
 	logs.close()

@@ -27,7 +27,17 @@ type Options struct {
 	BasketDecay    float64 // P(k+1 products) / P(k products)
 	QuantityDecay  float64 // P(q+1 units) / P(q units)
 	Clock          Clock
+	// Instance numbers producers that share a seed: each instance makes its
+	// own orders, with ids no other instance makes. Instance 0 makes the
+	// orders the seed always made.
+	Instance int
+	// Faults are the labelled bad records, duplicates and late events mixed
+	// into the stream (faults.go); the zero value injects none.
+	Faults FaultRates
 }
+
+// MaxInstance is the largest instance number: it fills 16 bits of the ids.
+const MaxInstance = 1<<16 - 1
 
 // Clock says where event times come from.
 type Clock struct {
@@ -79,6 +89,11 @@ func New(opts Options) (*Generator, error) {
 		return nil, fmt.Errorf("basket_decay must be in (0, 1], got %v", opts.BasketDecay)
 	case !(opts.QuantityDecay > 0 && opts.QuantityDecay <= 1):
 		return nil, fmt.Errorf("quantity_decay must be in (0, 1], got %v", opts.QuantityDecay)
+	case opts.Instance < 0 || opts.Instance > MaxInstance:
+		return nil, fmt.Errorf("instance must be from 0 to %d, got %d", MaxInstance, opts.Instance)
+	}
+	if err := opts.Faults.validate(); err != nil {
+		return nil, err
 	}
 	if opts.Clock.Simulated && !(opts.Clock.Speed > 0 && opts.Clock.Rate > 0) {
 		return nil, errors.New("simulated clock needs speed > 0 and a rate > 0")
@@ -117,6 +132,12 @@ func New(opts Options) (*Generator, error) {
 	g.pool = make([]string, opts.Customers)
 	for i := range g.pool {
 		g.pool[i] = g.newCPF()
+	}
+	// Every instance shares the seed's customers; the orders of instance k > 0
+	// come from a source of their own, so that instance 0 stays what the seed
+	// always gave.
+	if opts.Instance > 0 {
+		g.rng = gofakeit.NewUnlocked(int64(mix64(uint64(opts.Seed), uint64(opts.Instance)))).Rand
 	}
 	return g, nil
 }
@@ -162,12 +183,29 @@ func (g *Generator) newCPF() string {
 // Seq is how many orders have been generated.
 func (g *Generator) Seq() uint64 { return g.seq }
 
+// SkipTo generates and drops orders until the next one is seq (from 1), so
+// that a run started at seq makes the orders a run from 1 makes there.
+func (g *Generator) SkipTo(seq uint64) {
+	var o order.Order
+	for g.seq+1 < seq {
+		g.Next(&o)
+	}
+}
+
+// mix64 derives a seed from a and b (splitmix64's finaliser over both).
+func mix64(a, b uint64) uint64 {
+	z := a ^ (b+1)*0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
 // Next fills o with the next order. o.Items is reused and stays valid until
 // the next call.
 func (g *Generator) Next(o *order.Order) {
 	i := g.seq
 	g.seq++
-	o.ID = g.newID()
+	o.ID = g.newID(g.seq)
 	if len(g.pool) > 0 {
 		// Squaring a uniform draw makes low-numbered customers come back more
 		// often: a few loyal buyers, many occasional ones.
@@ -224,11 +262,18 @@ func (g *Generator) eventTime(i uint64) order.LocalTime {
 const hexDigits = "0123456789abcdef"
 
 // newID is a version 4 UUID drawn from the seeded source, so ids repeat with
-// the seed and never collide in practice.
-func (g *Generator) newID() string {
+// the seed and never collide in practice. Instance k > 0 makes version 8
+// UUIDs (RFC 9562) that hold k in their first 16 bits and seq in their last
+// 62: no two instances, and no instance and instance 0, can make one id.
+func (g *Generator) newID(seq uint64) string {
 	hi, lo := g.rng.Uint64(), g.rng.Uint64()
-	hi = hi&^(0xf<<12) | 0x4<<12 // version 4
-	lo = lo&^(0x3<<62) | 0x2<<62 // RFC 4122 variant
+	if k := g.opts.Instance; k > 0 {
+		hi = uint64(k)<<48 | hi&0x0000_ffff_ffff_0fff | 0x8<<12 // version 8
+		lo = 0x2<<62 | seq&(1<<62-1)                            // RFC 4122 variant
+	} else {
+		hi = hi&^(0xf<<12) | 0x4<<12 // version 4
+		lo = lo&^(0x3<<62) | 0x2<<62 // RFC 4122 variant
+	}
 	b := &g.idBuf
 	j := 0
 	put := func(v uint64, from, to int) {

@@ -1,12 +1,10 @@
 package generator
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -90,27 +88,7 @@ func TestValidateCatalog(t *testing.T) {
 // output and returns every message's bytes, in order.
 func runInput(t *testing.T, inputYAML string) [][]byte {
 	t.Helper()
-	sb := service.NewStreamBuilder()
-	require.NoError(t, sb.AddInputYAML(inputYAML))
-	require.NoError(t, sb.SetLoggerYAML("level: warn"))
-	var mu sync.Mutex
-	var out [][]byte
-	require.NoError(t, sb.AddBatchConsumerFunc(func(_ context.Context, b service.MessageBatch) error {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, m := range b {
-			raw, err := m.AsBytes()
-			require.NoError(t, err)
-			out = append(out, bytes.Clone(raw))
-		}
-		return nil
-	}))
-	stream, err := sb.Build()
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	require.NoError(t, stream.Run(ctx))
-	return out
+	return values(runRecords(t, inputYAML, nil))
 }
 
 func TestSeedIsDeterministicAcrossBatchSizes(t *testing.T) {

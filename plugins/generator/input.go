@@ -60,6 +60,15 @@ type input struct {
 	ahead         <-chan *pending
 	closeOnce     sync.Once
 	scratch       order.Order
+	faults        faultPicker
+
+	// ackedTo is the last seq of the acknowledged prefix: every order up to
+	// it is acknowledged. ackedAhead holds the batches acknowledged past it,
+	// by first seq (acks come in any order). Both are guarded by mu.
+	startSeq   uint64
+	ackedTo    uint64
+	ackedAhead map[uint64]uint64
+	expected   *expectedWriter
 }
 
 // pacer lets orders out at a steady rate: order n is due at start + n/rate.
@@ -144,16 +153,33 @@ func newInputFromConfig(conf *service.ParsedConfig, mgr *service.Resources) (*in
 	if err != nil {
 		return nil, err
 	}
+	startSeq, err := numberFromConfig(conf, fieldStartSeq)
+	if err != nil {
+		return nil, err
+	}
+	start := uint64(startSeq)
+	if count > 0 && start > uint64(count) {
+		return nil, fmt.Errorf("%s %d is past %s %v, the seq of the last order", fieldStartSeq, start, fieldCount, count)
+	}
+	gen.SkipTo(start)
+	runCount := uint64(0)
+	if count > 0 {
+		runCount = uint64(count) - start + 1
+	}
 	in := &input{
-		gen:       gen,
-		count:     uint64(count),
-		batchSize: batchSize,
-		pace:      pacer{rate: rate, now: time.Now, sleep: sleepCtx},
-		log:       mgr.Logger(),
-		generated: mgr.Metrics().NewCounter("sales_orders_generated"),
-		value:     mgr.Metrics().NewCounter("sales_orders_value_cents"),
-		ackedMet:  mgr.Metrics().NewCounter("sales_orders_acked"),
-		changed:   make(chan struct{}),
+		gen:        gen,
+		count:      runCount,
+		faults:     newFaultPicker(&opts),
+		startSeq:   start,
+		ackedTo:    start - 1,
+		ackedAhead: map[uint64]uint64{},
+		batchSize:  batchSize,
+		pace:       pacer{rate: rate, now: time.Now, sleep: sleepCtx},
+		log:        mgr.Logger(),
+		generated:  mgr.Metrics().NewCounter("sales_orders_generated"),
+		value:      mgr.Metrics().NewCounter("sales_orders_value_cents"),
+		ackedMet:   mgr.Metrics().NewCounter("sales_orders_acked"),
+		changed:    make(chan struct{}),
 	}
 	if conf.Contains(fieldProgress) {
 		s, _ := conf.FieldString(fieldProgress)
@@ -162,6 +188,9 @@ func newInputFromConfig(conf *service.ParsedConfig, mgr *service.Resources) (*in
 				return nil, err
 			}
 		}
+	}
+	if in.expected, err = expectedFromConfig(conf, opts, start, mgr.Logger()); err != nil {
+		return nil, err
 	}
 	return in, nil
 }
@@ -198,7 +227,38 @@ func optionsFromConfig(conf *service.ParsedConfig) (Options, error) {
 	if opts.QuantityDecay, err = numberFromConfig(conf, fieldQuantityDecay); err != nil {
 		return opts, err
 	}
+	if opts.Instance, err = intFromConfig(conf, fieldInstance); err != nil {
+		return opts, err
+	}
+	if opts.Faults, err = faultsFromConfig(conf); err != nil {
+		return opts, err
+	}
 	return opts, nil
+}
+
+// faultsFromConfig reads faults (per class) and fault_rate (every other
+// class).
+func faultsFromConfig(conf *service.ParsedConfig) (FaultRates, error) {
+	var rates FaultRates
+	every, err := numberFromConfig(conf, fieldFaultRate)
+	if err != nil {
+		return rates, err
+	}
+	for f := FaultNotJSON; f < numFaults; f++ {
+		rates[f] = every
+	}
+	byClass, err := conf.FieldFloatMap(fieldFaults)
+	if err != nil {
+		return rates, err
+	}
+	for name, r := range byClass {
+		f, err := ParseFault(name)
+		if err != nil {
+			return rates, fmt.Errorf("%s: %w", fieldFaults, err)
+		}
+		rates[f] = r
+	}
+	return rates, rates.validate()
 }
 
 func catalogFromConfig(conf *service.ParsedConfig) ([]Product, error) {
@@ -299,6 +359,9 @@ func (in *input) Connect(context.Context) error {
 	if in.progressEvery > 0 {
 		go in.logProgress(in.stop)
 	}
+	if in.expected != nil {
+		go in.keepExpected(in.stop)
+	}
 	if in.pace.rate == 0 {
 		ahead := make(chan *pending, 2)
 		in.ahead = ahead
@@ -333,7 +396,11 @@ type pending struct {
 	payloads [][]byte
 	ids      []string
 	firstSeq int64
+	orders   int // payloads, less the duplicate copies
 	value    order.Cents
+	// With faults: the seq and the fault of each payload.
+	seqs   []int64
+	labels []Fault
 }
 
 func (p *pending) batch() service.MessageBatch {
@@ -341,7 +408,14 @@ func (p *pending) batch() service.MessageBatch {
 	for i, b := range p.payloads {
 		msg := service.NewMessage(b)
 		msg.MetaSetMut("id_ordem", p.ids[i])
-		msg.MetaSetMut("seq", p.firstSeq+int64(i))
+		if p.labels == nil {
+			msg.MetaSetMut("seq", p.firstSeq+int64(i))
+		} else {
+			msg.MetaSetMut("seq", p.seqs[i])
+			if f := p.labels[i]; f != NoFault {
+				msg.MetaSetMut(FaultHeader, f.String())
+			}
+		}
 		batch[i] = msg
 	}
 	return batch
@@ -371,6 +445,7 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 		}
 		if in.outstanding == 0 {
 			in.mu.Unlock()
+			in.writeExpected(true)
 			return nil, nil, service.ErrEndOfInput
 		}
 		// Everything is generated; wait for the last acks, which may be nacks.
@@ -404,7 +479,7 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 		}
 		p = in.fill(n)
 	}
-	n := len(p.payloads)
+	n := p.orders
 	in.mu.Lock()
 	in.outstanding++
 	atomic.AddUint64(&in.pace.emitted, uint64(n))
@@ -417,15 +492,24 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 func (in *input) ackFunc(p *pending) service.AckFunc {
 	return func(_ context.Context, err error) error {
 		if err != nil {
-			in.noteFailure(len(p.payloads), err)
+			in.noteFailure(p.orders, err)
 			in.requeue(p)
 			return nil
 		}
-		in.acked.Add(uint64(len(p.payloads)))
-		in.ackedMet.Incr(int64(len(p.payloads)))
+		in.acked.Add(uint64(p.orders))
+		in.ackedMet.Incr(int64(p.orders))
 		in.mu.Lock()
 		in.failures = 0
 		in.outstanding--
+		in.ackedAhead[uint64(p.firstSeq)] = uint64(p.orders)
+		for {
+			n, ok := in.ackedAhead[in.ackedTo+1]
+			if !ok {
+				break
+			}
+			delete(in.ackedAhead, in.ackedTo+1)
+			in.ackedTo += n
+		}
 		in.signalLocked()
 		in.mu.Unlock()
 		return nil
@@ -496,8 +580,11 @@ func (in *input) signalLocked() {
 func (in *input) fill(n int) *pending {
 	const estimate = 320 // bytes of a typical order
 	arena := make([]byte, 0, n*estimate)
-	p := &pending{payloads: make([][]byte, n), ids: make([]string, n), firstSeq: int64(in.gen.Seq()) + 1}
+	p := &pending{payloads: make([][]byte, n), ids: make([]string, n), firstSeq: int64(in.gen.Seq()) + 1, orders: n}
 	o := &in.scratch
+	if in.faults.any {
+		return in.fillFaults(p, arena)
+	}
 	for i := range n {
 		in.gen.Next(o)
 		start := len(arena)
@@ -506,6 +593,40 @@ func (in *input) fill(n int) *pending {
 		// write into this message.
 		p.payloads[i], p.ids[i] = arena[start:len(arena):len(arena)], o.ID
 		p.value += o.Total
+	}
+	return p
+}
+
+// fillFaults is fill with faults: an order's seq decides whether it is
+// replaced by a record to reject, sent twice, or stamped out of order.
+func (in *input) fillFaults(p *pending, arena []byte) *pending {
+	n := p.orders
+	p.payloads, p.ids = p.payloads[:0], p.ids[:0]
+	p.seqs, p.labels = make([]int64, 0, n), make([]Fault, 0, n)
+	o := &in.scratch
+	for range n {
+		in.gen.Next(o)
+		seq := in.gen.Seq()
+		f, bits := in.faults.at(seq)
+		shiftEvent(o, f, bits)
+		start := len(arena)
+		if f.Rejected() {
+			arena = appendRejected(arena, f, o)
+		} else {
+			arena = o.AppendJSON(arena)
+			p.value += o.Total
+		}
+		rec := arena[start:len(arena):len(arena)]
+		label := f
+		if f == FaultDuplicate {
+			label = NoFault // the copy carries the label
+		}
+		p.payloads, p.ids = append(p.payloads, rec), append(p.ids, o.ID)
+		p.seqs, p.labels = append(p.seqs, int64(seq)), append(p.labels, label)
+		if f == FaultDuplicate {
+			p.payloads, p.ids = append(p.payloads, rec), append(p.ids, o.ID)
+			p.seqs, p.labels = append(p.seqs, int64(seq)), append(p.labels, f)
+		}
 	}
 	return p
 }
@@ -537,7 +658,9 @@ func (in *input) Close(context.Context) error {
 		if in.stop != nil {
 			close(in.stop)
 		}
+		done := in.count > 0 && in.ackedTo == in.startSeq-1+in.count
 		in.mu.Unlock()
+		in.writeExpected(done)
 		in.reportClose()
 	})
 	return nil

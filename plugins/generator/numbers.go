@@ -47,6 +47,9 @@ var numRanges = map[string]numRange{
 	fieldQuantityDecay:                 {minOpen: true, max: 1, hasMax: true, what: "in (0, 1]"},
 	fieldClock + "." + fieldClockSpeed: {minOpen: true, what: "greater than 0"},
 	fieldClock + "." + fieldClockRate:  {minOpen: true, what: "greater than 0"},
+	fieldInstance:                      {integer: true, max: MaxInstance, hasMax: true, what: fmt.Sprintf("from 0 to %d", MaxInstance), env: "ORDERS_INSTANCE"},
+	fieldStartSeq:                      {integer: true, min: 1, what: "1 or more", env: "ORDERS_START_SEQ"},
+	fieldFaultRate:                     {max: 1, hasMax: true, what: "from 0 to 1", env: "ORDERS_FAULT_RATE"},
 }
 
 // numField declares the number field at path (its last element is the name)

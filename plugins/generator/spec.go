@@ -24,6 +24,13 @@ const (
 	fieldClockSpeed     = "speed"
 	fieldClockRate      = "nominal_rate"
 	fieldProgress       = "progress_interval"
+	fieldInstance       = "instance"
+	fieldStartSeq       = "start_seq"
+	fieldExpected       = "expected"
+	fieldExpectedPath   = "path"
+	fieldExpectedEvery  = "interval"
+	fieldFaults         = "faults"
+	fieldFaultRate      = "fault_rate"
 
 	catName     = "nome"
 	catCategory = "categoria"
@@ -58,6 +65,17 @@ With a `+"`seed`"+` the stream is reproducible: the same seed and config give by
 
 - `+"`id_ordem`"+`: the order id, to use as the Kafka key.
 - `+"`seq`"+`: the order's sequence number, from 1.
+- `+"`"+FaultHeader+"`"+`: on an injected record only, its fault class (see `+"`faults`"+`).
+
+### Several producers, restarts and expected results
+
+With one `+"`seed`"+`, producers with distinct `+"`instance`"+` numbers make disjoint streams (instance 0 makes the orders the seed always made; instance k > 0 makes its own, with ids that hold k, so no id is made twice). A producer restarted with the same seed and a `+"`start_seq`"+` makes the orders a run from 1 makes from that seq on.
+
+With `+"`expected.path`"+` the input writes, every `+"`expected.interval`"+` and at the end, what a correct consumer must report for the orders the output acknowledged, seqs first to last: the snapshot of CONTRACT.md section 6 with each id_ordem counted once, the fault counts and the totals of the duplicate copies. It is computed by replaying the seed, never from what was sent, and written atomically (temporary file and rename). `+"`vendas-connect verify`"+` compares a consumer's output with it.
+
+### Faults
+
+`+"`faults`"+` (per class) and `+"`fault_rate`"+` (every class not listed) mix labelled faults into the stream, chosen per seq from the seed: records a consumer must reject (`+"`nao_json`, `campo_ausente`, `tipo_errado`, `quantidade_invalida`, `preco_invalido`, `total_errado`, `data_invalida`, `cpf_invalido`, `grande_demais`, `caracteres_de_controle`"+`) replace their order; `+"`duplicado`"+` sends the order again after itself; `+"`fora_de_ordem`"+` and `+"`atrasado`"+` move its event time back 1 to 10 minutes or 1 to 24 hours. Each injected record has the metadata `+"`"+FaultHeader+"`"+` naming its class.
 
 ### Metrics
 
@@ -125,6 +143,27 @@ With a `+"`seed`"+` the stream is reproducible: the same seed and config give by
 					Description("Orders per real second the simulated timeline assumes when `rate` is 0.").
 					Default(100).Advanced(),
 			).Description("Where event times (`data_hora_venda`) come from."),
+			numField(fieldInstance).
+				Description("This producer's number among producers sharing a seed, from 0 to 65535. Each instance makes its own orders and ids; 0 makes the orders the seed always made.").
+				Default(0).Example(1),
+			numField(fieldStartSeq).
+				Description("The seq of the first order to send, from 1: a producer restarted with the same seed and options sends, from there, the orders the first run would have. The orders before it are generated and dropped (about a million a second). `count` stays the seq of the last order.").
+				Default(1).Example(250001),
+			service.NewObjectField(fieldExpected,
+				service.NewStringField(fieldExpectedPath).
+					Description("File to write the expected results to (CONTRACT.md section 6, with the fields of the expected results). Empty writes none. Restarted with a `start_seq` after the file's primeiro_seq, the input continues the file's range when it was written for the same seed, instance and options, and refuses to start when it was not or when start_seq leaves a gap after its ultimo_seq.").
+					Default("").Example("./esperado.json"),
+				service.NewDurationField(fieldExpectedEvery).
+					Description("How often the file is rewritten while the orders flow; it is always written at the end and at a stop.").
+					Default("5s").Advanced(),
+			).Description("Expected results of the orders the output acknowledged, for testing a consumer."),
+			service.NewFloatMapField(fieldFaults).
+				Description("Share of orders, from 0 to 1, that carry each fault class, by class name. The rates add up to at most 1.").
+				Default(map[string]any{}).
+				Example(map[string]any{"total_errado": 0.01, "duplicado": 0.02, "atrasado": 0.005}),
+			numField(fieldFaultRate).
+				Description("Share of orders, from 0 to 1, that carry each fault class not listed in `faults`: 0.01 puts 1% of the orders in each of the 13 classes.").
+				Default(0).Example(0.01),
 			service.NewDurationField(fieldProgress).
 				Description("How often to log progress (orders acknowledged, orders/s). Empty turns it off.").
 				Default("").Example("5s").

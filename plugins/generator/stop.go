@@ -85,6 +85,7 @@ func (in *input) watchSignals(stop <-chan struct{}) {
 				continue
 			}
 			if n, generated := in.unacked(); n > 0 {
+				in.writeExpected(false)
 				in.log.Errorf("sales_orders: stopped by a second interrupt with %d of %d generated orders unacknowledged: they may not be in Kafka; exiting with status %d", n, generated, exitUnacked)
 				exitProcess(exitUnacked)
 				return
