@@ -167,6 +167,12 @@ func produceToNowhere(t *testing.T) *kafkatest.Process {
 	}, kafkatest.Binary(t), "-c", kafkatest.ConfigPath("produce.yaml"))
 	_, err := p.WaitOutput(30*time.Second, "Failed to connect to kafka_franz")
 	require.NoError(t, err)
+	// Benthos listens for signals only after it logs this; a SIGINT before
+	// reaches the generator's watcher alone, which takes it for the first
+	// of two (seen on a loaded machine: the process then never stopped).
+	_, err = p.WaitOutput(30*time.Second, "Launching a Benthos instance")
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond)
 	return p
 }
 
