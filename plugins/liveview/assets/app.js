@@ -49,7 +49,10 @@
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
       scales: { y: { range: (u, min, max) => [0, Math.max(10, max * 1.1)] } },
-      axes: [{}, { size: 60, values: (u, vals) => vals.map(inteiro) }],
+      axes: [
+        { space: 70, incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300], values: (u, vals) => vals.map((v) => new Date(v * 1000).toLocaleTimeString("pt-BR", { hour12: false })) },
+        { size: 60, values: (u, vals) => vals.map(inteiro) },
+      ],
       series: [{}, { label: "pedidos/s", stroke: "#2f6fd6", width: 2, fill: "rgba(47,111,214,.12)" }],
     }, [xs, ys], box);
     new ResizeObserver(() => plot.setSize({ width: Math.max(box.clientWidth, 200), height: 220 })).observe(box);
@@ -107,8 +110,12 @@
     $("rejeicoes").replaceChildren(...v.rejeicoes.map((r) => {
       const tr = el("tr");
       cell(tr, hora(r.em));
-      cell(tr, r.topico === undefined ? "–" : r.topico + "/" + r.particao);
-      cell(tr, r.offset === undefined ? "–" : String(r.offset), "num");
+      if (r.topico === undefined) {
+        cell(tr, "–");
+      } else {
+        cell(tr, r.particao + " @ " + r.offset, "num");
+        tr.lastChild.title = r.topico;
+      }
       cell(tr, r.motivo, "motivo");
       return tr;
     }));
