@@ -48,6 +48,8 @@ type rejectNote struct {
 // the log says why there is no /totais.
 func newLiveView(mgr *service.Resources, input *kafka.InputInfo) *liveView {
 	hub := liveview.NewHub()
+	streams := mgr.Metrics().NewGauge("sales_live_streams")
+	hub.SetStreamsGauge(func(n int64) { streams.Set(n) })
 	if err := liveview.Register(mgr, hub); err != nil {
 		mgr.Logger().Warnf("No totals over HTTP (/totais and the dashboard): %v", err)
 		return nil

@@ -93,13 +93,13 @@ func (h *Hub) serveStream(pick func(*Frame) []byte) http.HandlerFunc {
 		if !getOnly(w, r) {
 			return
 		}
-		if n := h.streams.Add(1); n > h.maxStreams {
-			h.streams.Add(-1)
+		if n := h.addStreams(1); n > h.maxStreams {
+			h.addStreams(-1)
 			w.Header().Set("Retry-After", "5")
 			http.Error(w, fmt.Sprintf("too many streams: %d clients are connected, the limit is %d", n-1, h.maxStreams), http.StatusServiceUnavailable)
 			return
 		}
-		defer h.streams.Add(-1)
+		defer h.addStreams(-1)
 
 		hdr := w.Header()
 		hdr.Set("Content-Type", "text/event-stream")

@@ -33,6 +33,7 @@ type Hub struct {
 
 	streams    atomic.Int64
 	maxStreams int64
+	gauge      func(int64) // told how many streams there are, when set
 }
 
 // DefaultMaxStreams bounds the SSE clients of a Hub: each costs a goroutine
@@ -82,6 +83,18 @@ func (h *Hub) Close() {
 	}
 	h.closed = true
 	close(h.done)
+}
+
+// SetStreamsGauge makes the Hub report how many SSE clients are connected to
+// set (a metrics gauge) each time that changes. Call it before serving.
+func (h *Hub) SetStreamsGauge(set func(int64)) { h.gauge = set }
+
+func (h *Hub) addStreams(d int64) int64 {
+	n := h.streams.Add(d)
+	if h.gauge != nil {
+		h.gauge(n)
+	}
+	return n
 }
 
 // Streams is how many SSE clients are connected.

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,6 +240,9 @@ func TestSlowClientGetsTheLatestOnly(t *testing.T) {
 
 func TestStreamsEndWhenClientsGo(t *testing.T) {
 	h := NewHub()
+	var gauge atomic.Int64
+	gauge.Store(-1)
+	h.SetStreamsGauge(gauge.Store)
 	srv := serveHub(t, h)
 	h.Publish(frame(1))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -248,8 +252,10 @@ func TestStreamsEndWhenClientsGo(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.Equal(t, 5, h.Streams())
+	assert.Equal(t, int64(5), gauge.Load(), "the metric counts the streams")
 	cancel()
 	waitFor(t, "every stream handler to return", func() bool { return h.Streams() == 0 })
+	assert.Zero(t, gauge.Load())
 }
 
 func TestStreamsEndWhenTheHubCloses(t *testing.T) {
