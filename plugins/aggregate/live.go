@@ -49,6 +49,7 @@ type rejectNote struct {
 func newLiveView(mgr *service.Resources, input *kafka.InputInfo) *liveView {
 	hub := liveview.NewHub()
 	streams := mgr.Metrics().NewGauge("sales_live_streams")
+	streams.Set(0)
 	hub.SetStreamsGauge(func(n int64) { streams.Set(n) })
 	if err := liveview.Register(mgr, hub); err != nil {
 		mgr.Logger().Warnf("No totals over HTTP (/totais and the dashboard): %v", err)

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -53,6 +54,18 @@ func loadAssets() map[string]*asset {
 		m[e.Name()] = &asset{body: body, contentType: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
 	}
 	return m
+}
+
+// assetNames are the files served under PathAssets, sorted.
+func assetNames() []string {
+	var names []string
+	for name := range assets {
+		if name != "index.html" {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // contentSecurityPolicy lets the page load only its own scripts, styles and

@@ -39,13 +39,18 @@ type Route struct {
 func (h *Hub) Routes() []Route {
 	snap := func(f *Frame) []byte { return f.Snapshot }
 	painel := func(f *Frame) []byte { return f.Painel }
-	return []Route{
+	routes := []Route{
 		{PathSnapshot, "The latest sales snapshot, complete (JSON, CONTRACT section 6).", h.serveLatest(snap)},
 		{PathStream, "Each new sales snapshot, as Server-Sent Events.", h.serveStream(snap)},
 		{PathPainel, "The dashboard's view of the latest snapshot (JSON).", h.serveLatest(painel)},
 		{PathPainelStream, "The dashboard's view of each new snapshot, as Server-Sent Events.", h.serveStream(painel)},
-		{PathAssets, "The dashboard's scripts and styles.", serveAssets},
 	}
+	// One route per file, not a prefix: under streams mode a prefix route
+	// would lose its trailing slash to the stream's path.
+	for _, name := range assetNames() {
+		routes = append(routes, Route{PathAssets + name, "A file of the dashboard.", serveAssets})
+	}
+	return routes
 }
 
 // getOnly answers anything but GET and HEAD with 405, and reports whether
