@@ -93,17 +93,21 @@ func serveAsset(w http.ResponseWriter, r *http.Request, name string) {
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
 }
 
-// serveDashboard serves the page. Routers send it only the root path, except
-// Benthos' root_path copy of every route (/benthos/), hence the check.
-func serveDashboard(w http.ResponseWriter, r *http.Request) {
-	if !getOnly(w, r) {
-		return
+// dashboardAt serves the page at the route root. Registered as "/", a router
+// hands it every path nothing else takes, so it answers only "/" itself; the
+// gorilla route matches the root alone (and Benthos' root_path copy of it,
+// /benthos/).
+func dashboardAt(root string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !getOnly(w, r) {
+			return
+		}
+		if (root == "/" && r.URL.Path != "/") || !strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		serveAsset(w, r, "index.html")
 	}
-	if !strings.HasSuffix(r.URL.Path, "/") {
-		http.NotFound(w, r)
-		return
-	}
-	serveAsset(w, r, "index.html")
 }
 
 // serveAssets serves the page's files under PathAssets, by name.

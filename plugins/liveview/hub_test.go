@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -26,7 +27,7 @@ func serveHub(t *testing.T, h *Hub) *httptest.Server {
 	for _, rt := range h.Routes() {
 		m.HandleFunc(rt.Path, rt.Handler)
 	}
-	m.HandleFunc("/{$}", serveDashboard)
+	m.HandleFunc("/", dashboardAt("/"))
 	srv := httptest.NewServer(m)
 	t.Cleanup(srv.Close)
 	return srv
@@ -329,16 +330,17 @@ func TestRootPatternMatchesTheRootAlone(t *testing.T) {
 	type server struct {
 		reg     endpointRegistrar
 		handler http.Handler
+		root    string
 	}
 	gorilla, serveMux := mux.NewRouter(), http.NewServeMux()
 	for name, tc := range map[string]server{
-		"gorilla (Benthos' server)": {gorillaRegistrar{gorilla}, gorilla},
-		"ServeMux (SetHTTPMux)":     {serveMuxRegistrar{serveMux}, serveMux},
+		"gorilla (Benthos' server)": {gorillaRegistrar{gorilla}, gorilla, gorillaRoot},
+		"ServeMux (SetHTTPMux)":     {serveMuxRegistrar{serveMux}, serveMux, "/"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := NewHub()
 			h.Publish(frame(1))
-			require.NoError(t, registerAll(tc.reg, h))
+			require.NoError(t, registerAll(tc.reg, h, tc.root))
 			// A route another component registers afterwards still works:
 			// the dashboard is not a catch-all prefix.
 			tc.reg.RegisterEndpoint("/depois", "", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "depois") })
@@ -365,3 +367,53 @@ func TestRootPatternMatchesTheRootAlone(t *testing.T) {
 		})
 	}
 }
+
+// TestRootPathPerServer checks which dashboard path a stream's components
+// get: the gorilla one on Benthos' own server, "/" on a SetHTTPMux mux.
+func TestRootPathPerServer(t *testing.T) {
+	env := service.NewEnvironment()
+	var mu sync.Mutex
+	var roots []string
+	require.NoError(t, env.RegisterProcessor("capture_root", service.NewConfigSpec(),
+		func(_ *service.ParsedConfig, mgr *service.Resources) (service.Processor, error) {
+			_, root, err := registrar(mgr)
+			if err != nil {
+				return nil, err
+			}
+			mu.Lock()
+			roots = append(roots, root)
+			mu.Unlock()
+			return noop{}, nil
+		}))
+	for name, tc := range map[string]struct {
+		http string
+		mux  bool
+		want string
+	}{
+		"benthos http.address": {http: "http:\n  enabled: true\n  address: 127.0.0.1:0\n", want: gorillaRoot},
+		"SetHTTPMux":           {mux: true, want: "/"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			roots = nil
+			sb := env.NewStreamBuilder()
+			require.NoError(t, sb.SetYAML(tc.http+"input:\n  generate:\n    count: 1\n    mapping: root = {}\npipeline:\n  processors:\n    - capture_root: {}\noutput:\n  drop: {}\n"))
+			if tc.mux {
+				sb.SetHTTPMux(http.NewServeMux())
+			}
+			stream, err := sb.Build()
+			require.NoError(t, err)
+			require.NoError(t, stream.Run(context.Background()))
+			mu.Lock()
+			defer mu.Unlock()
+			require.NotEmpty(t, roots)
+			assert.Equal(t, tc.want, roots[0])
+		})
+	}
+}
+
+type noop struct{}
+
+func (noop) Process(_ context.Context, m *service.Message) (service.MessageBatch, error) {
+	return service.MessageBatch{m}, nil
+}
+func (noop) Close(context.Context) error { return nil }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,6 +53,41 @@ output:
 logger:
   level: WARN
 `
+
+// exactMux routes as demo's does: exact paths, and a path ending in / for
+// everything under it (longest first).
+type exactMux struct {
+	mu sync.Mutex
+	m  map[string]func(http.ResponseWriter, *http.Request)
+}
+
+func (e *exactMux) HandleFunc(path string, h func(http.ResponseWriter, *http.Request)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.m == nil {
+		e.m = map[string]func(http.ResponseWriter, *http.Request){}
+	}
+	e.m[path] = h
+}
+
+func (e *exactMux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	h := e.m[r.URL.Path]
+	if h == nil {
+		longest := ""
+		for p, ph := range e.m {
+			if strings.HasSuffix(p, "/") && strings.HasPrefix(r.URL.Path, p) && len(p) > len(longest) {
+				longest, h = p, ph
+			}
+		}
+	}
+	e.mu.Unlock()
+	if h == nil {
+		http.NotFound(w, r)
+		return
+	}
+	h(w, r)
+}
 
 // get fetches url, failing the test on a transport error.
 func get(t *testing.T, url string) (*http.Response, string) {
@@ -100,9 +136,17 @@ func TestEndpointsOnBothServers(t *testing.T) {
 			require.NoError(t, sb.SetYAML(fmt.Sprintf("http:\n  enabled: true\n  address: %s\n%s", addr, memoryPipeline)))
 			return "http://" + addr
 		}},
-		{"StreamBuilder.SetHTTPMux", func(t *testing.T, sb *service.StreamBuilder) string {
+		{"SetHTTPMux with a ServeMux", func(t *testing.T, sb *service.StreamBuilder) string {
 			require.NoError(t, sb.SetYAML(memoryPipeline))
 			mux := http.NewServeMux()
+			sb.SetHTTPMux(mux)
+			srv := httptest.NewServer(mux)
+			t.Cleanup(srv.Close)
+			return srv.URL
+		}},
+		{"SetHTTPMux with demo's router", func(t *testing.T, sb *service.StreamBuilder) string {
+			require.NoError(t, sb.SetYAML(memoryPipeline))
+			mux := &exactMux{}
 			sb.SetHTTPMux(mux)
 			srv := httptest.NewServer(mux)
 			t.Cleanup(srv.Close)

@@ -1,7 +1,6 @@
 package liveview
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -15,12 +14,12 @@ type endpointRegistrar interface {
 	RegisterEndpoint(path, desc string, h http.HandlerFunc)
 }
 
-// Root paths for the dashboard, tried in order. Benthos' own server routes
-// with gorilla/mux, where "/" would be a prefix that catches every path
-// registered after it; "{dashboard:$}" matches the root alone there. Go's
-// ServeMux refuses that pattern (a panic Register recovers from) and takes
-// "/{$}", its own root-only pattern.
-var rootPatterns = []string{"/{dashboard:$}", "/{$}"}
+// gorillaRoot is the dashboard's path on Benthos' own HTTP server, which
+// routes with gorilla/mux: there "/" would be a prefix, matched in the order
+// routes were registered, catching every path registered after it (an
+// http_server output's, say); "{dashboard:$}" matches the root alone. Other
+// routers (Go's ServeMux, demo's) take "/" and prefer the longest match.
+const gorillaRoot = "/{dashboard:$}"
 
 // Register adds the Hub's endpoints and the dashboard to the HTTP server of
 // mgr's stream: Benthos' own (the config's http.address) or the mux set with
@@ -28,42 +27,62 @@ var rootPatterns = []string{"/{dashboard:$}", "/{$}"}
 // through the internal manager (service.Resources.XUnwrapper); an error says
 // why that failed, and the pipeline works on without the endpoints.
 func Register(mgr *service.Resources, h *Hub) error {
-	reg, err := registrar(mgr)
+	reg, root, err := registrar(mgr)
 	if err != nil {
 		return err
 	}
-	return registerAll(reg, h)
+	return registerAll(reg, h, root)
 }
 
-func registerAll(reg endpointRegistrar, h *Hub) error {
+// registerAll registers the Hub's routes, and the dashboard at root.
+func registerAll(reg endpointRegistrar, h *Hub, root string) error {
 	for _, rt := range h.Routes() {
 		if err := tryRegister(reg, rt.Path, rt.Desc, rt.Handler); err != nil {
 			return err
 		}
 	}
-	var errs []error
-	for _, p := range rootPatterns {
-		err := tryRegister(reg, p, "The live sales dashboard.", serveDashboard)
-		if err == nil {
-			return nil
-		}
-		errs = append(errs, err)
+	if err := tryRegister(reg, root, "The live sales dashboard.", dashboardAt(root)); err != nil {
+		return fmt.Errorf("the dashboard at /: %w", err)
 	}
-	return fmt.Errorf("the dashboard at /: %w", errors.Join(errs...))
+	return nil
 }
 
-func registrar(mgr *service.Resources) (endpointRegistrar, error) {
+// registrar returns the stream's endpoint registrar and the dashboard's path
+// on it.
+func registrar(mgr *service.Resources) (endpointRegistrar, string, error) {
 	u := reflect.ValueOf(mgr.XUnwrapper())
 	unwrap := u.MethodByName("Unwrap")
 	if !unwrap.IsValid() || unwrap.Type().NumIn() != 0 || unwrap.Type().NumOut() != 1 {
-		return nil, fmt.Errorf("registering HTTP endpoints: %T has no Unwrap() method (is this Benthos v4.80?)", mgr.XUnwrapper())
+		return nil, "", fmt.Errorf("registering HTTP endpoints: %T has no Unwrap() method (is this Benthos v4.80?)", mgr.XUnwrapper())
 	}
 	inner := unwrap.Call(nil)[0].Interface()
 	reg, ok := inner.(endpointRegistrar)
 	if !ok {
-		return nil, fmt.Errorf("registering HTTP endpoints: the stream's manager %T has no RegisterEndpoint(path, desc, handler)", inner)
+		return nil, "", fmt.Errorf("registering HTTP endpoints: the stream's manager %T has no RegisterEndpoint(path, desc, handler)", inner)
 	}
-	return reg, nil
+	if onBenthosServer(inner) {
+		return reg, gorillaRoot, nil
+	}
+	return reg, "/", nil
+}
+
+// onBenthosServer reports whether the manager registers endpoints on
+// Benthos' own HTTP server (internal/api, gorilla/mux) rather than on a mux
+// given with SetHTTPMux. Unknown is false: "/" works on every router, at
+// worst as a prefix.
+func onBenthosServer(manager any) bool {
+	v := reflect.ValueOf(manager)
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return false
+	}
+	api := v.FieldByName("apiReg")
+	if api.Kind() == reflect.Interface {
+		api = api.Elem()
+	}
+	return api.IsValid() && api.Type().String() == "*api.Type"
 }
 
 // tryRegister turns a router's panic (Go's ServeMux on a pattern it cannot
