@@ -153,18 +153,12 @@ func (b *salesAggregate) appendPainelLocked(dst []byte, rows []*ProductTotals, n
 	dst = appendMoneyString(dst, rest.Value)
 
 	dst = append(dst, `},"particoes":[`...)
-	for i, p := range v.parts {
+	for i := range v.parts {
+		p := &v.parts[i]
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, `{"topico":`...)
-		dst = order.AppendString(dst, p.tp.Topic)
-		dst = append(dst, `,"particao":`...)
-		dst = strconv.AppendInt(dst, int64(p.tp.Partition), 10)
-		dst = append(dst, `,"proximo_offset":`...)
-		dst = strconv.AppendInt(dst, p.next, 10)
-		dst = append(dst, `,"dono":`...)
-		dst = order.AppendString(dst, p.owner)
+		dst = p.appendFields(dst)
 		// Only this member fetches its partitions: others' ends are unknown.
 		hw, ok := int64(0), false
 		if p.owner == b.member {

@@ -144,21 +144,26 @@ func (v *snapshotView) appendJSON(dst []byte, rows []*ProductTotals, mode Mode, 
 		return v.parts[i].tp, v.parts[i].next - 1
 	})
 	dst = append(dst, `},"particoes":[`...)
-	for i, p := range v.parts {
+	for i := range v.parts {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, `{"topico":`...)
-		dst = order.AppendString(dst, p.tp.Topic)
-		dst = append(dst, `,"particao":`...)
-		dst = strconv.AppendInt(dst, int64(p.tp.Partition), 10)
-		dst = append(dst, `,"proximo_offset":`...)
-		dst = strconv.AppendInt(dst, p.next, 10)
-		dst = append(dst, `,"dono":`...)
-		dst = order.AppendString(dst, p.owner)
-		dst = append(dst, '}')
+		dst = append(v.parts[i].appendFields(dst), '}')
 	}
 	return appendSnapshotTail(dst, "]", now, v.seq)
+}
+
+// appendFields writes the partition's fields of a snapshot's particoes, from
+// the opening brace on, leaving the object open.
+func (p *viewPart) appendFields(dst []byte) []byte {
+	dst = append(dst, `{"topico":`...)
+	dst = order.AppendString(dst, p.tp.Topic)
+	dst = append(dst, `,"particao":`...)
+	dst = strconv.AppendInt(dst, int64(p.tp.Partition), 10)
+	dst = append(dst, `,"proximo_offset":`...)
+	dst = strconv.AppendInt(dst, p.next, 10)
+	dst = append(dst, `,"dono":`...)
+	return order.AppendString(dst, p.owner)
 }
 
 func byValueDesc(p, q *ProductTotals) int {

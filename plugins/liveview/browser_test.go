@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -242,25 +241,7 @@ func orderJSON(id, name string, qty int64, price order.Cents) []byte {
 // snapshotWith polls /totais until it counts orders orders.
 func snapshotWith(t *testing.T, base string, orders int64) (*aggregate.Snapshot, []byte) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		resp, err := http.Get(base + "/totais")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				s, err := aggregate.ParseSnapshot(body)
-				require.NoError(t, err)
-				if s.Orders == orders {
-					return s, body
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s/totais did not reach %d orders", base, orders)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return waitSnapshot(t, base, func(s *aggregate.Snapshot) bool { return s.Orders == orders })
 }
 
 // reais formats centavos as the dashboard does: R$ 1.234,56.

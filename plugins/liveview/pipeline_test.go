@@ -100,10 +100,11 @@ func get(t *testing.T, url string) (*http.Response, string) {
 	return resp, string(body)
 }
 
-// waitSnapshot polls base/totais until it answers 200.
-func waitSnapshot(t *testing.T, base string) *aggregate.Snapshot {
+// waitSnapshot polls base/totais until it answers 200 with a snapshot cond
+// accepts, and returns the snapshot and its bytes.
+func waitSnapshot(t *testing.T, base string, cond func(*aggregate.Snapshot) bool) (*aggregate.Snapshot, []byte) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		resp, err := http.Get(base + "/totais")
 		if err == nil {
@@ -112,11 +113,13 @@ func waitSnapshot(t *testing.T, base string) *aggregate.Snapshot {
 			if resp.StatusCode == http.StatusOK {
 				s, err := aggregate.ParseSnapshot(body)
 				require.NoError(t, err, string(body))
-				return s
+				if cond(s) {
+					return s, body
+				}
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s/totais never answered 200 (last error %v)", base, err)
+			t.Fatalf("%s/totais did not show the expected snapshot in time (last error %v)", base, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -161,7 +164,7 @@ func TestEndpointsOnBothServers(t *testing.T) {
 			runDone := make(chan error, 1)
 			go func() { runDone <- stream.Run(context.Background()) }()
 
-			s := waitSnapshot(t, base)
+			s, _ := waitSnapshot(t, base, func(*aggregate.Snapshot) bool { return true })
 			assert.Equal(t, aggregate.ModeComplete, s.Mode)
 			require.Len(t, s.Products, 1)
 			assert.Equal(t, "Mouse <b>sem fio</b>", s.Products[0].Name)
