@@ -123,6 +123,7 @@ type salesAggregate struct {
 	assignSeq  uint64
 	changed    bool
 	view       snapshotView
+	live       *liveView // nil when the HTTP endpoints could not be registered
 	pendingAck []service.AckFunc
 	pendingN   int // records not yet durable, including the write in progress
 	committing bool
@@ -251,6 +252,7 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 		parts:       map[TopicPartition]*livePart{},
 	}
 	b.view.init()
+	b.live = newLiveView(mgr, input)
 	if len(topics) > 0 {
 		b.topics = make(map[string]struct{}, len(topics))
 		for _, t := range topics {
@@ -619,7 +621,9 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 			rec := Record{Data: data}
 			if out, err := b.mem.Apply(&rec); out == Rejected {
 				c.rejected++
-				b.ready = append(b.ready, newRejected(m, data, err))
+				r := newRejected(m, data, err)
+				b.live.noteRejected(r, b.now())
+				b.ready = append(b.ready, r)
 			} else {
 				c.applied++
 			}
@@ -738,6 +742,7 @@ func (b *salesAggregate) emitRejectedLocked(lp *livePart, pos *kafka.Position, m
 	r := newRejected(m, data, err)
 	r.tp, r.assignment, r.offset, r.hasPos = lp.tp, lp.assignment, pos.Offset, true
 	lp.unacked[pos.Offset]++
+	b.live.noteRejected(r, b.now())
 	b.ready = append(b.ready, r)
 }
 
@@ -951,7 +956,9 @@ func (b *salesAggregate) deliveredLocked(r *rejectedRecord) {
 
 // emitSnapshotLocked takes a snapshot and unlocks mu.
 func (b *salesAggregate) emitSnapshotLocked(mode Mode, final bool) (service.MessageBatch, service.AckFunc, error) {
-	b.snapBuf = b.appendSnapshotLocked(b.snapBuf[:0], mode, b.now())
+	now := b.now()
+	b.snapBuf = b.appendSnapshotLocked(b.snapBuf[:0], mode, now)
+	b.publishLiveLocked(b.snapBuf, mode, now)
 	b.changed = false
 	msg := service.NewMessage(append([]byte(nil), b.snapBuf...))
 	b.mu.Unlock()
@@ -999,6 +1006,7 @@ func (b *salesAggregate) Close(ctx context.Context) error {
 	close(b.committed) // releases writers waiting for room
 	b.committed = make(chan struct{})
 	b.mu.Unlock()
+	b.live.close() // ends the SSE streams
 	b.stopTicker()
 	if b.stateTopic == "" {
 		return nil

@@ -14,9 +14,13 @@ import (
 type snapshotView struct {
 	totals map[string]*ProductTotals
 	prev   map[string]ProductTotals
-	rows   []*ProductTotals
+	rows   []*ProductTotals // the rows of the snapshot's mode
+	all    []*ProductTotals // in update mode with a live view: every row, sorted
 	parts  []viewPart
 	seq    uint64
+
+	orders, rejected int64
+	value            order.Cents
 }
 
 // viewPart is one partition as a snapshot shows it.
@@ -87,11 +91,17 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 	}
 
 	v.rows = v.rows[:0]
+	v.all = v.all[:0]
+	// The live view shows every product whatever the mode.
+	keepAll := mode == ModeUpdate && b.live != nil
 	var value order.Cents
 	for name, t := range v.totals {
 		value += t.Value
 		if t.Units == 0 && t.Orders == 0 && t.Value == 0 {
 			continue
+		}
+		if keepAll {
+			v.all = append(v.all, t)
 		}
 		if mode == ModeUpdate {
 			if p, ok := v.prev[name]; ok && p == *t {
@@ -104,6 +114,9 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 		v.prev[name] = *t
 	}
 	slices.SortFunc(v.rows, byValueDesc)
+	if keepAll {
+		slices.SortFunc(v.all, byValueDesc)
+	}
 	slices.SortFunc(v.parts, func(x, y viewPart) int {
 		if c := strings.Compare(x.tp.Topic, y.tp.Topic); c != 0 {
 			return c
@@ -111,9 +124,14 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 		return int(x.tp.Partition) - int(y.tp.Partition)
 	})
 	v.seq++
+	v.orders, v.rejected, v.value = orders, rejected, value
+	return v.appendJSON(dst, v.rows, mode, now)
+}
 
-	dst = appendSnapshotHead(dst, orders, rejected, value)
-	for i, t := range v.rows {
+// appendJSON writes the snapshot v holds, with rows as its products.
+func (v *snapshotView) appendJSON(dst []byte, rows []*ProductTotals, mode Mode, now time.Time) []byte {
+	dst = appendSnapshotHead(dst, v.orders, v.rejected, v.value)
+	for i, t := range rows {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -126,21 +144,26 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 		return v.parts[i].tp, v.parts[i].next - 1
 	})
 	dst = append(dst, `},"particoes":[`...)
-	for i, p := range v.parts {
+	for i := range v.parts {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, `{"topico":`...)
-		dst = order.AppendString(dst, p.tp.Topic)
-		dst = append(dst, `,"particao":`...)
-		dst = strconv.AppendInt(dst, int64(p.tp.Partition), 10)
-		dst = append(dst, `,"proximo_offset":`...)
-		dst = strconv.AppendInt(dst, p.next, 10)
-		dst = append(dst, `,"dono":`...)
-		dst = order.AppendString(dst, p.owner)
-		dst = append(dst, '}')
+		dst = append(v.parts[i].appendFields(dst), '}')
 	}
 	return appendSnapshotTail(dst, "]", now, v.seq)
+}
+
+// appendFields writes the partition's fields of a snapshot's particoes, from
+// the opening brace on, leaving the object open.
+func (p *viewPart) appendFields(dst []byte) []byte {
+	dst = append(dst, `{"topico":`...)
+	dst = order.AppendString(dst, p.tp.Topic)
+	dst = append(dst, `,"particao":`...)
+	dst = strconv.AppendInt(dst, int64(p.tp.Partition), 10)
+	dst = append(dst, `,"proximo_offset":`...)
+	dst = strconv.AppendInt(dst, p.next, 10)
+	dst = append(dst, `,"dono":`...)
+	return order.AppendString(dst, p.owner)
 }
 
 func byValueDesc(p, q *ProductTotals) int {

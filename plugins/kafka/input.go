@@ -250,6 +250,7 @@ type franzReader struct {
 	mBytes      *service.MetricCounter
 	mFetchErrs  *service.MetricCounter
 	mCommitErrs *service.MetricCounter
+	marks       *HighWatermarks
 
 	mu   sync.Mutex
 	sess *readerSession
@@ -265,6 +266,7 @@ func newFranzReaderFromConfig(conf *service.ParsedConfig, mgr *service.Resources
 		mBytes:      mgr.Metrics().NewCounter("kafka_consumed_bytes", "topic"),
 		mFetchErrs:  mgr.Metrics().NewCounter("kafka_fetch_errors"),
 		mCommitErrs: mgr.Metrics().NewCounter("kafka_commit_errors"),
+		marks:       &HighWatermarks{},
 	}
 
 	opts, _, err := connectionOptsFromConfig(conf, mgr.Logger())
@@ -368,7 +370,7 @@ func newFranzReaderFromConfig(conf *service.ParsedConfig, mgr *service.Resources
 	}
 
 	r.clientOpts = opts
-	RegisterInput(mgr, &InputInfo{Group: r.group, Topics: topics, ConnOpts: connOpts})
+	RegisterInput(mgr, &InputInfo{Group: r.group, Topics: topics, ConnOpts: connOpts, HighWatermarks: r.marks})
 	return r, nil
 }
 

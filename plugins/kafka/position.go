@@ -86,6 +86,8 @@ type InputInfo struct {
 	// ConnOpts connect a client to the same cluster (seed brokers, SASL,
 	// TLS), so a component need not repeat them.
 	ConnOpts []kgo.Opt
+	// HighWatermarks are those of the partitions the input fetches.
+	HighWatermarks *HighWatermarks
 }
 
 // rendezvous joins the input and a PartitionOwner of one stream, whichever

@@ -139,6 +139,9 @@ func (s *readerSession) run() {
 		s.checkTopicIDs(fetches)
 
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if p.Err == nil {
+				s.r.marks.Set(p.Topic, p.Partition, p.HighWatermark)
+			}
 			if len(p.Records) == 0 {
 				return
 			}
