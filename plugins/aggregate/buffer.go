@@ -637,9 +637,6 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 	b.mRejected.Incr(rejected)
 	b.mDuplicates.Incr(dups)
 	b.mStale.Incr(stale)
-	if applied+rejected > 0 {
-		b.mProducts.Set(int64(b.productsLocked()))
-	}
 
 	if b.stateTopic == "" || (!durable && len(b.pendingAck) == 0 && !b.committing) {
 		haveReady := len(b.ready) > 0
@@ -727,14 +724,6 @@ func batchRecords(batch service.MessageBatch) int {
 
 // TakesBulk tells kafka_franz to deliver records in bulk (kafka.BulkOf).
 func (b *salesAggregate) TakesBulk() bool { return true }
-
-func (b *salesAggregate) productsLocked() int {
-	n := b.mem.Products()
-	for _, lp := range b.parts {
-		n = max(n, lp.agg.Products())
-	}
-	return n
-}
 
 // emitRejectedLocked queues a rejected record of a partition for the output
 // and remembers it until it is delivered.

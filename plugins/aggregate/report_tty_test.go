@@ -367,6 +367,8 @@ generate:
     }
 `, fmt.Sprintf(snap, 10, 1), fmt.Sprintf(snap, 30, 1))))
 				require.NoError(t, sb.AddProcessorYAML("sales_report:\n  format: "+format))
+				// One thread, as the shipped config: snapshots in order.
+				sb.SetThreads(1)
 				require.NoError(t, sb.SetLoggerYAML("level: none"))
 				require.NoError(t, sb.AddConsumerFunc(func(context.Context, *service.Message) error { return nil }))
 				st, err := sb.Build()

@@ -66,7 +66,7 @@ A record that is not a valid order (not JSON, a field missing or of the wrong ty
 
 == Metrics
 
-`+"`sales_orders_applied`, `sales_records_rejected`, `sales_duplicates_skipped`, `sales_stale_skipped`, `sales_snapshots_emitted`"+` (counters), `+"`sales_products`, `sales_partitions_owned`"+` (gauges) and, with `+"`state_topic`"+`, `+"`sales_commit_latency_ns`"+` (timer).
+`+"`sales_orders_applied`, `sales_records_rejected`, `sales_duplicates_skipped`, `sales_stale_skipped`, `sales_snapshots_emitted`"+` (counters), `+"`sales_products`"+` (the products the last snapshot's totals hold, over every partition), `+"`sales_partitions_owned`"+` (gauges) and, with `+"`state_topic`"+`, `+"`sales_commit_latency_ns`"+` (timer).
 `).
 		Fields(
 			service.NewStringEnumField(fieldMode, modeComplete, modeUpdate).

@@ -95,11 +95,13 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 	// The live view shows every product whatever the mode.
 	keepAll := mode == ModeUpdate && b.live != nil
 	var value order.Cents
+	products := 0
 	for name, t := range v.totals {
 		value += t.Value
 		if t.Units == 0 && t.Orders == 0 && t.Value == 0 {
 			continue
 		}
+		products++
 		if keepAll {
 			v.all = append(v.all, t)
 		}
@@ -125,6 +127,8 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 	})
 	v.seq++
 	v.orders, v.rejected, v.value = orders, rejected, value
+	// The products the totals show, over every partition.
+	b.mProducts.Set(int64(products))
 	return v.appendJSON(dst, v.rows, mode, now)
 }
 
