@@ -565,8 +565,9 @@ func (b *salesAggregate) partFor(pos *kafka.Position) *livePart {
 // WriteBatch counts a batch. In memory mode it acknowledges it at once; with
 // a state topic the acknowledgement waits for the write that makes it durable.
 func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBatch, ackFn service.AckFunc) error {
+	records := batchRecords(batch)
 	b.mu.Lock()
-	for b.stateTopic != "" && b.pendingN > 0 && b.pendingN+batchRecords(batch) > b.maxPending && !b.closed && b.failed == nil {
+	for b.stateTopic != "" && b.pendingN > 0 && b.pendingN+records > b.maxPending && !b.closed && b.failed == nil {
 		ch := b.committed
 		b.mu.Unlock()
 		select {
@@ -587,7 +588,6 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 	}
 
 	var c batchCounts
-	records := 0
 	for _, m := range batch {
 		if bulk, intact, ok := kafka.BulkOf(m); ok {
 			if !intact {
@@ -601,10 +601,8 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 				pos.Offset = rec.Offset
 				b.countLocked(&pos, rec.Value, nil, rec, &c)
 			}
-			records += len(bulk.Records)
 			continue
 		}
-		records++
 		data, err := m.AsBytes()
 		if err != nil {
 			b.mu.Unlock()
@@ -632,13 +630,12 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 		}
 		b.countLocked(pos, data, m, nil, &c)
 	}
-	applied, rejected, dups, stale, durable := c.applied, c.rejected, c.dups, c.stale, c.durable
-	b.mApplied.Incr(applied)
-	b.mRejected.Incr(rejected)
-	b.mDuplicates.Incr(dups)
-	b.mStale.Incr(stale)
+	b.mApplied.Incr(c.applied)
+	b.mRejected.Incr(c.rejected)
+	b.mDuplicates.Incr(c.dups)
+	b.mStale.Incr(c.stale)
 
-	if b.stateTopic == "" || (!durable && len(b.pendingAck) == 0 && !b.committing) {
+	if b.stateTopic == "" || (!c.durable && len(b.pendingAck) == 0 && !b.committing) {
 		haveReady := len(b.ready) > 0
 		b.mu.Unlock()
 		if haveReady {
@@ -768,12 +765,13 @@ func (b *salesAggregate) commitOnce() bool {
 	b.mu.Lock()
 	states := b.states[:0]
 	for tp, lp := range b.parts {
-		stored := b.cl.state(tp)
-		if !lp.live && stored != nil && stored.Next >= lp.next && stored.TopicID == lp.topicID {
-			// Revoked, and the state topic shows at least as much: the
-			// snapshots show it from there.
-			delete(b.parts, tp)
-			continue
+		if !lp.live {
+			if stored := b.cl.state(tp); stored != nil && stored.Next >= lp.next && stored.TopicID == lp.topicID {
+				// Revoked, and the state topic shows at least as much:
+				// the snapshots show it from there.
+				delete(b.parts, tp)
+				continue
+			}
 		}
 		if !lp.dirty {
 			continue
