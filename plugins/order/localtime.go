@@ -193,3 +193,36 @@ func daysIn(m, y int) int {
 	}
 	return 31
 }
+
+// Unix is the instant this wall-clock time names in São Paulo, in Unix
+// seconds, as Time().Unix() but without building a time.Time for the years
+// after the last offset change (São Paulo has kept -03:00 since 2019), where
+// it is plain arithmetic: the hot path of windowed totals.
+func (l LocalTime) Unix() int64 {
+	if y := int(l.Year); y > shiftLastYear && y >= 1970 {
+		return civilDays(y, int(l.Month), int(l.Day))*86400 +
+			int64(l.Hour)*3600 + int64(l.Minute)*60 + int64(l.Second) - int64(lateOffset)
+	}
+	return l.Time().Unix()
+}
+
+// lateOffset is São Paulo's offset from UTC, in seconds, after its last
+// offset change.
+var lateOffset = func() int {
+	_, off := time.Date(shiftLastYear+1, 6, 1, 12, 0, 0, 0, SaoPaulo).Zone()
+	return off
+}()
+
+// civilDays counts the days from 1970-01-01 to y-m-d in the proleptic
+// Gregorian calendar (Howard Hinnant's days_from_civil).
+func civilDays(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
+}
