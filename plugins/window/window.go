@@ -15,7 +15,7 @@
 // -03:06:28) such windows stay aligned to UTC. Because these windows are
 // instants, not wall-clock readings, the hour the clocks repeat when daylight
 // saving time ends is two distinct 1h windows (23:00-02:00 and 23:00-03:00),
-// and the hour they skip has no window.
+// and no window starts at a reading of the hour they skip.
 //
 // Sizes of whole hours are aligned to local midnight of the São Paulo day:
 // window boundaries are the instants at which the wall clock first shows a
