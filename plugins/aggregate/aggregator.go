@@ -127,6 +127,12 @@ type Aggregator struct {
 
 	seq     uint64  // snapshots taken
 	sortIdx []int32 // scratch for snapshots
+
+	// win holds the partition's event-time windows; nil without windows.
+	win      *partWindows
+	winIdx   []int32 // scratch: the product index of each item
+	winFirst []bool  // scratch: the item is its product's first in the order
+	winAt    int64   // event time of the order being applied
 }
 
 // NewAggregator returns an empty Aggregator.
@@ -150,6 +156,12 @@ func (a *Aggregator) Apply(r *Record) (Outcome, error) {
 	}
 	if err == nil && a.MaxProducts > 0 {
 		err = a.checkProducts()
+	}
+	if err == nil && a.win != nil {
+		a.winAt = a.o.SoldAt.Unix()
+		if err = a.win.check(a.winAt); err != nil {
+			a.win.tooOld[a.cur] = struct{}{}
+		}
 	}
 	if err != nil {
 		a.rejected++
@@ -224,7 +236,15 @@ func (a *Aggregator) Rejection(data []byte, at int64) error {
 		return err
 	}
 	if a.MaxProducts > 0 {
-		return a.checkProductsAt(&a.o, at)
+		if err := a.checkProductsAt(&a.o, at); err != nil {
+			return err
+		}
+	}
+	if a.win != nil {
+		if _, ok := a.win.tooOld[at]; ok {
+			return fmt.Errorf("%s: the sale at %s was older than the windows kept when the record was first counted (it went to the rejected records then)",
+				order.FieldSoldAt, a.o.SoldAt)
+		}
 	}
 	return nil
 }
@@ -244,19 +264,30 @@ func (a *Aggregator) checkOverflow() error {
 // grand total, so checkOverflow on the grand total covers them all.
 func (a *Aggregator) add(o *order.Order) {
 	a.orderSeq++
+	if a.win != nil {
+		a.winIdx, a.winFirst = a.winIdx[:0], a.winFirst[:0]
+	}
 	for i := range o.Items {
 		it := &o.Items[i]
-		p := &a.products[a.productIndex(it.Name)]
+		pi := a.productIndex(it.Name)
+		p := &a.products[pi]
 		p.Units += it.Quantity
 		p.Value += order.Cents(it.Quantity) * it.UnitPrice
 		a.units += it.Quantity
-		if p.lastOrder != a.orderSeq {
+		first := p.lastOrder != a.orderSeq
+		if first {
 			p.lastOrder = a.orderSeq
 			p.Orders++
+		}
+		if a.win != nil {
+			a.winIdx, a.winFirst = append(a.winIdx, pi), append(a.winFirst, first)
 		}
 	}
 	a.orders++
 	a.value += o.Total
+	if a.win != nil {
+		a.win.addOrder(o, a.winAt, a.winIdx, a.winFirst)
+	}
 }
 
 // productIndex finds or creates a product and marks it changed.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -91,6 +92,7 @@ type salesAggregate struct {
 	member     string // host/pid, the owner named in snapshots
 	stateTopic string
 	connOpts   *kafka.InputInfo
+	win        *windowShared // nil without windows; guarded by mu
 
 	mApplied    *service.MetricCounter
 	mRejected   *service.MetricCounter
@@ -207,6 +209,10 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 			return nil, fmt.Errorf("field %s: empty topic name", fieldTopics)
 		}
 	}
+	wconf, err := windowConfFrom(conf)
+	if err != nil {
+		return nil, err
+	}
 	input := kafka.StreamInput(mgr)
 	if stateTopic != "" {
 		switch {
@@ -248,9 +254,12 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 		commitDone:  make(chan struct{}),
 		clReady:     make(chan struct{}),
 		committed:   make(chan struct{}),
-		mem:         newAggregatorMax(maxProds),
 		parts:       map[TopicPartition]*livePart{},
 	}
+	if wconf != nil {
+		b.win = newWindowShared(*wconf)
+	}
+	b.mem = b.newAgg()
 	b.view.init()
 	b.live = newLiveView(mgr, input)
 	if len(topics) > 0 {
@@ -453,11 +462,19 @@ func (b *salesAggregate) Assign(ctx context.Context, topic string, topicID [16]b
 			err = fmt.Errorf("topic %s partition %d starts at offset %d, but its state in %s counts only up to offset %d: the records in between were deleted (retention) before they were counted. To start the totals afresh: vendas-connect reset-state --brokers <brokers> --state-topic %s",
 				topic, p, first.Offset, b.stateTopic, s.Next, b.stateTopic)
 		}
+		if err == nil {
+			err = b.checkWindowSpec(s)
+		}
 		if err != nil {
 			b.fatal(err)
 			return nil, err
 		}
 		lp.agg.restore(&loadedState{products: s.Products, since: s.Since, orders: s.Orders, rejected: s.Rejected})
+		if lp.agg.win != nil {
+			b.mu.Lock()
+			lp.agg.win.restore(s)
+			b.mu.Unlock()
+		}
 		lp.next, lp.scan = s.Next, s.DLQFrom
 		if first.Offset > lp.scan {
 			b.log.Warnf("Topic %s partition %d: rejected records from offset %d on may not have reached the output, but the partition now starts at %d; those before it cannot be emitted again", topic, p, lp.scan, first.Offset)
@@ -477,7 +494,13 @@ func (b *salesAggregate) Assign(ctx context.Context, topic string, topicID [16]b
 	return starts, nil
 }
 
-func (b *salesAggregate) newAgg() *Aggregator { return newAggregatorMax(b.maxProds) }
+func (b *salesAggregate) newAgg() *Aggregator {
+	a := newAggregatorMax(b.maxProds)
+	if b.win != nil {
+		a.win = newPartWindows(b.win)
+	}
+	return a
+}
 
 func newAggregatorMax(n int) *Aggregator {
 	a := NewAggregator()
@@ -789,6 +812,18 @@ func (b *salesAggregate) commitOnce() bool {
 			s.Products[i] = lp.agg.products[i].ProductTotals
 			s.Since[i] = lp.agg.products[i].since
 		}
+		if w := lp.agg.win; w != nil {
+			s.WindowSpec, s.MaxEvent, s.Closed = b.win.conf.String(), w.maxEvent, b.win.closed
+			s.Windows, s.Marks = w.windowsState(), b.win.marks()
+			for off := range w.tooOld {
+				if off < s.DLQFrom {
+					delete(w.tooOld, off) // delivered
+				} else {
+					s.TooOld = append(s.TooOld, off)
+				}
+			}
+			slices.Sort(s.TooOld)
+		}
 		states = append(states, s)
 	}
 	b.states = states
@@ -849,14 +884,24 @@ func (b *salesAggregate) ReadBatch(ctx context.Context) (service.MessageBatch, s
 		settled := b.endOfInput && len(b.pendingAck) == 0 && !b.committing && len(b.ready) == 0
 		if settled && b.final == finalNone {
 			b.final = finalInFlight
+			if b.win != nil {
+				batch, ack, _ := b.emitWithWindowsLocked(true)
+				return batch, ack, nil
+			}
 			return b.emitSnapshotLocked(ModeComplete, true)
 		}
 		if settled && b.final == finalDelivered && b.inflight == 0 {
 			b.mu.Unlock()
 			return nil, nil, service.ErrEndOfBuffer
 		}
-		if ticked && !b.endOfInput && b.changed {
-			return b.emitSnapshotLocked(b.mode, false)
+		if ticked && !b.endOfInput && (b.changed || b.win != nil) {
+			if b.win == nil {
+				return b.emitSnapshotLocked(b.mode, false)
+			}
+			if batch, ack, ok := b.emitWithWindowsLocked(false); ok {
+				return batch, ack, nil
+			}
+			b.mu.Lock()
 		}
 		ticked = false
 		endCh := b.endCh

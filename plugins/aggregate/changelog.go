@@ -60,6 +60,18 @@ type partitionState struct {
 	// Writer names the member that wrote it (host/pid).
 	Writer    string
 	WrittenAt time.Time
+
+	// With windows (WindowSpec not empty): the spec they were counted
+	// with, the greatest event time counted (noTime: none), how far the
+	// writer had closed windows, the partition's windows, the windows the
+	// writer had emitted, and the offsets of records rejected as too old
+	// that may not have reached the output.
+	WindowSpec string
+	MaxEvent   int64
+	Closed     int64
+	Windows    []stateWindow
+	Marks      []stateMark
+	TooOld     []int64
 }
 
 func (s *partitionState) tp() TopicPartition { return TopicPartition{s.Topic, s.Partition} }
@@ -101,7 +113,11 @@ func appendState(dst []byte, s *partitionState) []byte {
 			dst = append(dst, '}')
 		}
 	}
-	dst = append(dst, `],"escrito_por":`...)
+	dst = append(dst, ']')
+	if s.WindowSpec != "" {
+		dst = appendStateWindows(dst, s)
+	}
+	dst = append(dst, `,"escrito_por":`...)
 	dst = order.AppendString(dst, s.Writer)
 	dst = append(dst, `,"escrito_em":"`...)
 	dst = s.WrittenAt.In(order.SaoPaulo).AppendFormat(dst, time.RFC3339Nano)
@@ -126,6 +142,13 @@ type stateDoc struct {
 	Produtos      []stateProductDoc `json:"produtos"`
 	EscritoPor    string            `json:"escrito_por"`
 	EscritoEm     string            `json:"escrito_em"`
+
+	Janela      string        `json:"janela"`
+	EventoMax   *int64        `json:"evento_max"`
+	FechadasAte *int64        `json:"fechadas_ate"`
+	Janelas     []stateWinDoc `json:"janelas"`
+	Emitidas    [][3]int64    `json:"emitidas"`
+	Antigos     []int64       `json:"antigos"`
 }
 
 // parseState reads a changelog record's value.
@@ -167,6 +190,9 @@ func parseState(data []byte) (*partitionState, error) {
 			return nil, fmt.Errorf("produtos[%d].valor_total %q: %w", i, p.ValorTotal, err)
 		}
 		s.Products[i] = ProductTotals{Name: p.Produto, Units: p.Quantidade, Orders: p.Pedidos, Value: v}
+	}
+	if err := parseStateWindows(&doc, s); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -149,6 +149,22 @@ func RegisterReportObserver(env *service.Environment, observe func(orders, rejec
 
 // Process renders snapshots and passes every other message through.
 func (r *salesReport) Process(_ context.Context, msg *service.Message) (service.MessageBatch, error) {
+	if _, ok := msg.MetaGet(MetaWindow); ok && r.table {
+		data, err := msg.AsBytes()
+		if err != nil {
+			return nil, err
+		}
+		w, err := ParseWindow(data)
+		if err != nil {
+			return nil, err
+		}
+		cols, _, fit := r.size()
+		if !fit {
+			cols = 0
+		}
+		msg.SetBytes([]byte(strings.Join(renderWindow(w, max(cols-1, 0)), "\n") + "\n"))
+		return service.MessageBatch{msg}, nil
+	}
 	if v, _ := msg.MetaGet(MetaSnapshot); v != "true" || (!r.table && r.observe == nil) {
 		return service.MessageBatch{msg}, nil
 	}

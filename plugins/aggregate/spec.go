@@ -13,6 +13,11 @@ const (
 	fieldTopics     = "topics"
 	fieldMaxPending = "max_pending"
 	fieldMaxProd    = "max_products"
+	fieldWindow     = "window"
+	fieldSlide      = "slide"
+	fieldLateness   = "allowed_lateness"
+	fieldIdle       = "idle_timeout"
+	fieldRetention  = "retention"
 )
 
 // Metadata keys set on the messages sales_aggregate emits.
@@ -94,6 +99,26 @@ A record that is not a valid order (not JSON, a field missing or of the wrong ty
 				Default(10000).
 				Example(1000).
 				Advanced(),
+			service.NewStringField(fieldWindow).
+				Description("Totals per event-time window as well: the size of each window, by `data_hora_venda` in America/Sao_Paulo, aligned to the São Paulo clock (a size dividing one hour, or whole hours dividing a day: `1h` windows start at each local hour, `24h` at local midnight, so a day window lasts 23 or 25 hours on the days clocks changed). Empty: no windows. See Windows.").
+				Default("").
+				Example("1h").Example("15m").Example("24h"),
+			service.NewStringField(fieldSlide).
+				Description("How far apart windows start, for hopping windows: it must divide `window`. Empty: `window` (tumbling windows, each order in one).").
+				Default("").
+				Example("15m").Advanced(),
+			service.NewStringField(fieldLateness).
+				Description("How far behind a partition's latest event time its watermark stays: a window is final once every partition's watermark passed its end. Larger waits longer for out-of-order orders before a window is final, and makes fewer amendments.").
+				Default("10m").
+				Example("1m").Example("1h"),
+			service.NewStringField(fieldIdle).
+				Description("A partition whose latest event time did not grow for this long (processing time) no longer holds the watermark back, as Flink's idleness. `0s`: partitions never count as idle.").
+				Default("1m").
+				Example("10s"),
+			service.NewStringField(fieldRetention).
+				Description("How long after it is final a window is kept, taking in late orders as amendments; after that it is evicted, and an order whose windows were all evicted goes to the rejected records with a reason. Accepts days (`7d`).").
+				Default("7d").
+				Example("2d").Example("12h"),
 			service.NewIntField(fieldMaxPending).
 				Description("With `state_topic`, the most records counted but not yet on the broker; the input waits while this many are pending. Higher absorbs a slower broker, lower bounds what is read again after a crash.").
 				Default(65536).

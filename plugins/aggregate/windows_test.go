@@ -1,0 +1,373 @@
+package aggregate
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/vendas-connect/vendas-connect/plugins/kafka"
+	"github.com/vendas-connect/vendas-connect/plugins/kafkatest"
+	"github.com/vendas-connect/vendas-connect/plugins/lifecycle"
+	"github.com/vendas-connect/vendas-connect/plugins/order"
+	"github.com/vendas-connect/vendas-connect/plugins/window"
+)
+
+// windowedStream makes n orders over a simulated day from start, in
+// partitions: each partition's event times advance with its offsets, a
+// share are stamped up to 30 minutes early (disorder) and a share 1 to 6
+// hours early (late, beyond any watermark of 10m).
+func windowedStream(rng *rand.Rand, n, partitions int, start time.Time) ([][][]byte, [][]*order.Order) {
+	catalog := smallCatalog(rng, 12)
+	data := make([][][]byte, partitions)
+	orders := make([][]*order.Order, partitions)
+	for i := range n {
+		p := rng.IntN(partitions)
+		t := start.Add(time.Duration(i) * 24 * time.Hour / time.Duration(n))
+		switch r := rng.Float64(); {
+		case r < 0.03:
+			t = t.Add(-time.Hour - time.Duration(rng.Int64N(int64(5*time.Hour))))
+		case r < 0.25:
+			t = t.Add(-time.Duration(rng.Int64N(int64(30 * time.Minute))))
+		}
+		o := randomOrder(rng, catalog, i)
+		o.SoldAt = order.LocalTimeOf(t)
+		orders[p] = append(orders[p], o)
+		data[p] = append(data[p], o.AppendJSON(nil))
+	}
+	return data, orders
+}
+
+// naiveWindows sums orders per window the obvious way.
+func naiveWindows(t *testing.T, spec window.Spec, parts [][]*order.Order) map[int64]*naive {
+	out := map[int64]*naive{}
+	for _, os := range parts {
+		for _, o := range os {
+			for _, s := range spec.Windows(nil, o.SoldAt.Time().Unix()) {
+				if out[s] == nil {
+					out[s] = newNaive()
+				}
+				out[s].add(o)
+			}
+		}
+	}
+	return out
+}
+
+// windowLog collects window messages and checks the order of revisions.
+type windowLog struct {
+	t    *testing.T
+	last map[int64]*WindowTotals
+}
+
+func (l *windowLog) take(batch service.MessageBatch) {
+	l.t.Helper()
+	for _, m := range batch {
+		if _, ok := m.MetaGet(MetaWindow); !ok {
+			continue
+		}
+		data, err := m.AsBytes()
+		require.NoError(l.t, err)
+		w, err := ParseWindow(data)
+		require.NoError(l.t, err, string(data))
+		start := w.Start.Unix()
+		prev := l.last[start]
+		if prev == nil {
+			require.GreaterOrEqual(l.t, w.Revision, 1)
+		} else {
+			require.GreaterOrEqual(l.t, w.Revision, prev.Revision, "revisions never go back: %s", data)
+			require.GreaterOrEqual(l.t, w.Orders, prev.Orders, "an amendment only adds orders: %s", data)
+		}
+		if w.Revision > 1 {
+			require.Positive(l.t, w.Late, "an amendment took in late orders: %s", data)
+		}
+		if !w.ClosedUpTo.IsZero() {
+			require.False(l.t, w.End.After(w.ClosedUpTo), "emitted only once closed: %s", data)
+		}
+		l.last[start] = w
+	}
+}
+
+// tick emits what a tick of the interval would, acknowledging it.
+func tick(t *testing.T, b *salesAggregate, log *windowLog) {
+	b.mu.Lock()
+	batch, ack, ok := b.emitWithWindowsLocked(false)
+	if !ok {
+		return
+	}
+	log.take(batch)
+	require.NoError(t, ack(context.Background(), nil))
+}
+
+func assertWindows(t *testing.T, spec window.Spec, got map[int64]*WindowTotals, parts [][]*order.Order) {
+	t.Helper()
+	want := naiveWindows(t, spec, parts)
+	require.Len(t, got, len(want), "every window with orders was emitted")
+	for s, n := range want {
+		w := got[s]
+		require.NotNil(t, w, "window %s", window.Label(s))
+		assert.Equal(t, n.orders, w.Orders, "window %s orders", window.Label(s))
+		assert.Equal(t, n.value, w.Value, "window %s value", window.Label(s))
+		assert.Equal(t, n.products, productsMap(w.Products), "window %s products", window.Label(s))
+	}
+}
+
+// TestWindowsEqualNaiveSums: random orders with disorder and lateness, in
+// random batches interleaving the partitions, with the watermark ticking
+// between them: the last revision of every window equals the naive sum, and
+// late orders came as amendments.
+func TestWindowsEqualNaiveSums(t *testing.T) {
+	for seed := range uint64(8) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 7))
+			size := []string{"1h", "15m", "24h"}[seed%3]
+			slide := ""
+			if seed%4 == 3 {
+				slide = "30m"
+				size = "1h"
+			}
+			b := newTestBuffer(t, "interval: 0s\nwindow: "+size+"\nslide: \""+slide+"\"\nallowed_lateness: 10m\nidle_timeout: 0s\n")
+			parts := 1 + rng.IntN(4)
+			data, orders := windowedStream(rng, 2000+rng.IntN(2000), parts, time.Date(2026, 11, 24, 0, 0, 0, 0, order.SaoPaulo))
+			log := &windowLog{t: t, last: map[int64]*WindowTotals{}}
+			next := make([]int, parts)
+			ctx := context.Background()
+			for {
+				live := []int{}
+				for p := range parts {
+					if next[p] < len(data[p]) {
+						live = append(live, p)
+					}
+				}
+				if len(live) == 0 {
+					break
+				}
+				p := live[rng.IntN(len(live))]
+				n := min(1+rng.IntN(200), len(data[p])-next[p])
+				var batch service.MessageBatch
+				for off := next[p]; off < next[p]+n; off++ {
+					batch = append(batch, kafkaMsg(data[p][off], testTopic, int32(p), int64(off)))
+				}
+				next[p] += n
+				require.NoError(t, b.WriteBatch(ctx, batch, func(context.Context, error) error { return nil }))
+				if rng.IntN(3) == 0 {
+					tick(t, b, log)
+				}
+			}
+			tick(t, b, log)
+			amended := 0
+			for _, w := range log.last {
+				if w.Revision > 1 {
+					amended++
+				}
+			}
+			b.EndOfInput()
+			for {
+				batch, ack, err := b.ReadBatch(ctx)
+				if err == service.ErrEndOfBuffer {
+					break
+				}
+				require.NoError(t, err)
+				log.take(batch)
+				require.NoError(t, ack(ctx, nil))
+			}
+			assertWindows(t, b.win.conf.spec, log.last, orders)
+			assert.Positive(t, amended, "late orders amended windows already final before the end")
+		})
+	}
+}
+
+// TestWindowsAcrossRestarts counts a stream with windows and the state on a
+// Kafka topic, crashing the member at random points (nothing written after
+// the crash), each next member restoring from the state topic: the final
+// windows still equal the naive sums, and a window is not emitted again as
+// final after a restart.
+func TestWindowsAcrossRestarts(t *testing.T) {
+	t.Cleanup(lifecycle.SetExit(func(code int) { t.Errorf("a member stopped the process (status %d)", code) }))
+	brokers := kafkatest.Brokers(t)
+	topic := kafkatest.CreateTopic(t, brokers, 1)
+	rng := rand.New(rand.NewPCG(3, 3))
+	data, orders := windowedStream(rng, 3000, 1, time.Date(2026, 11, 24, 0, 0, 0, 0, order.SaoPaulo))
+	kafkatest.Produce(t, brokers, topic, nil, data[0])
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ids, err := kafka.TopicIDs(ctx, newClient(t, brokers), topic)
+	require.NoError(t, err)
+
+	member := func() (*salesAggregate, kafka.Start) {
+		mgr := service.MockResources()
+		kafka.RegisterInput(mgr, &kafka.InputInfo{Group: "g", Topics: []string{topic}, ConnOpts: []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...)}})
+		conf, err := aggregateSpec().ParseYAML("interval: 0s\nwindow: 1h\nidle_timeout: 0s\nstate_topic: "+topic+"_janelas\n", nil)
+		require.NoError(t, err)
+		b, err := newSalesAggregateFromConfig(conf, mgr)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = b.Close(context.Background()) })
+		starts, err := b.Assign(ctx, topic, ids[topic], []int32{0})
+		require.NoError(t, err)
+		return b, starts[0]
+	}
+	log := &windowLog{t: t, last: map[int64]*WindowTotals{}}
+	finals := map[int64]int{}
+	countFinals := func(batch service.MessageBatch) {
+		for _, m := range batch {
+			if k, _ := m.MetaGet(MetaWindow); k == "final" {
+				data, _ := m.AsBytes()
+				w, err := ParseWindow(data)
+				require.NoError(t, err)
+				finals[w.Start.Unix()]++
+			}
+		}
+	}
+	for round := range 4 {
+		b, start := member()
+		stop := len(data[0])
+		if round < 3 {
+			stop = min(int(start.Offset)+500+rng.IntN(800), len(data[0]))
+		}
+		for off := int(start.Offset); off < stop; {
+			n := min(1+rng.IntN(150), stop-off)
+			acks := newAckRecorder()
+			var batch service.MessageBatch
+			for o := off; o < off+n; o++ {
+				batch = append(batch, assignedMsg(data[0][o], topic, 0, int64(o), start.Assignment))
+			}
+			require.NoError(t, b.WriteBatch(ctx, batch, acks.fn(nil)))
+			acks.wait(t, 1)
+			off += n
+			b.mu.Lock()
+			out, ack, ok := b.emitWithWindowsLocked(false)
+			if ok {
+				log.take(out)
+				countFinals(out)
+				require.NoError(t, ack(ctx, nil))
+			}
+		}
+		if round < 3 {
+			// Let the marks of the last emission reach the broker, then
+			// crash: nothing more is written.
+			wake(b.commitWake)
+			require.Eventually(t, func() bool {
+				b.mu.Lock()
+				defer b.mu.Unlock()
+				for _, lp := range b.parts {
+					if lp.dirty {
+						return false
+					}
+				}
+				return !b.committing
+			}, 30*time.Second, 10*time.Millisecond)
+			b.mu.Lock()
+			b.crash = true
+			b.mu.Unlock()
+			require.NoError(t, b.Close(ctx))
+			continue
+		}
+		b.EndOfInput()
+		for {
+			batch, ack, err := b.ReadBatch(ctx)
+			if err == service.ErrEndOfBuffer {
+				break
+			}
+			require.NoError(t, err)
+			log.take(batch)
+			countFinals(batch)
+			require.NoError(t, ack(ctx, nil))
+		}
+	}
+	assertWindows(t, b0spec(t), log.last, orders)
+	for s, n := range finals {
+		assert.Equal(t, 1, n, "window %s emitted as final once across the restarts", window.Label(s))
+	}
+}
+
+func b0spec(t *testing.T) window.Spec {
+	spec, err := window.Parse(time.Hour, 0)
+	require.NoError(t, err)
+	return spec
+}
+
+// TestWindowDSTDays: day windows are São Paulo days, 23 hours when the
+// clocks went forward (2018-11-04) and 25 when they went back (2019-02-16,
+// whose 23:00 hour came twice).
+func TestWindowDSTDays(t *testing.T) {
+	b := newTestBuffer(t, "interval: 0s\nwindow: 24h\n")
+	at := func(s string) order.LocalTime {
+		tm, err := time.Parse(time.RFC3339, s)
+		require.NoError(t, err)
+		return order.LocalTimeOf(tm)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	catalog := smallCatalog(rng, 3)
+	var batch service.MessageBatch
+	for i, s := range []string{"2018-11-04T01:30:00-02:00", "2018-11-04T23:59:59-02:00", "2019-02-16T00:00:00-02:00", "2019-02-16T23:30:00-02:00", "2019-02-16T23:30:00-03:00"} {
+		o := randomOrder(rng, catalog, i)
+		o.SoldAt = at(s)
+		batch = append(batch, service.NewMessage(o.AppendJSON(nil)))
+	}
+	require.NoError(t, b.WriteBatch(context.Background(), batch, func(context.Context, error) error { return nil }))
+	b.EndOfInput()
+	log := &windowLog{t: t, last: map[int64]*WindowTotals{}}
+	for {
+		out, ack, err := b.ReadBatch(context.Background())
+		if err == service.ErrEndOfBuffer {
+			break
+		}
+		require.NoError(t, err)
+		log.take(out)
+		require.NoError(t, ack(context.Background(), nil))
+	}
+	got := map[string]string{}
+	orders := map[string]int64{}
+	for _, w := range log.last {
+		start := w.Start.Format(time.RFC3339)
+		got[start] = w.End.Format(time.RFC3339) + " " + w.End.Sub(w.Start).String()
+		orders[start] = w.Orders
+	}
+	assert.Equal(t, map[string]string{
+		"2018-11-04T01:00:00-02:00": "2018-11-05T00:00:00-02:00 23h0m0s",
+		"2019-02-16T00:00:00-02:00": "2019-02-17T00:00:00-03:00 25h0m0s",
+	}, got)
+	assert.Equal(t, map[string]int64{"2018-11-04T01:00:00-02:00": 2, "2019-02-16T00:00:00-02:00": 3}, orders)
+}
+
+// TestTooOldIsRejected: an order whose window was evicted (retention after
+// it closed) goes to the rejected records with a reason, never into the
+// totals of a window already gone.
+func TestTooOldIsRejected(t *testing.T) {
+	b := newTestBuffer(t, "interval: 0s\nwindow: 1h\nallowed_lateness: 0s\nretention: 1h\nidle_timeout: 0s\n")
+	rng := rand.New(rand.NewPCG(2, 2))
+	catalog := smallCatalog(rng, 3)
+	mk := func(i int, s string) []byte {
+		tm, err := time.Parse(time.RFC3339, s)
+		require.NoError(t, err)
+		o := randomOrder(rng, catalog, i)
+		o.SoldAt = order.LocalTimeOf(tm)
+		return o.AppendJSON(nil)
+	}
+	ctx := context.Background()
+	nop := func(context.Context, error) error { return nil }
+	log := &windowLog{t: t, last: map[int64]*WindowTotals{}}
+	require.NoError(t, b.WriteBatch(ctx, service.MessageBatch{kafkaMsg(mk(0, "2026-11-24T10:00:00-03:00"), testTopic, 0, 0), kafkaMsg(mk(1, "2026-11-24T14:00:00-03:00"), testTopic, 0, 1)}, nop))
+	tick(t, b, log)
+	require.Len(t, log.last, 1, "10:00 is final (and then evicted); the empty hours are not windows")
+	require.NoError(t, b.WriteBatch(ctx, service.MessageBatch{kafkaMsg(mk(2, "2026-11-24T10:30:00-03:00"), testTopic, 0, 2), kafkaMsg(mk(3, "2026-11-24T13:30:00-03:00"), testTopic, 0, 3)}, nop))
+	batch, ack := readReady(t, b)
+	require.Len(t, batch, 1, "the 10:30 order is rejected")
+	reason, _ := batch[0].MetaGet(MetaRejectedReason)
+	assert.Contains(t, reason, "data_hora_venda: the sale at 2026-11-24T10:30:00-03:00 is older than the windows kept")
+	assert.Contains(t, reason, "retention 1h0m0s")
+	require.NoError(t, ack(ctx, nil))
+	tick(t, b, log)
+	w := log.last[time.Date(2026, 11, 24, 13, 0, 0, 0, order.SaoPaulo).Unix()]
+	require.NotNil(t, w, "13:00 closed at 14:00 and took the 13:30 order")
+	assert.Equal(t, int64(1), w.Orders)
+	assert.Equal(t, 1, log.last[time.Date(2026, 11, 24, 10, 0, 0, 0, order.SaoPaulo).Unix()].Revision, "10:00 was not amended")
+}
