@@ -198,7 +198,11 @@ func (b *salesAggregate) appendPainelLocked(dst []byte, rows []*ProductTotals, n
 		dst = r.at.In(order.SaoPaulo).AppendFormat(dst, time.RFC3339)
 		dst = append(dst, `"}`...)
 	}
-	return append(dst, "]}"...)
+	dst = append(dst, ']')
+	if b.win != nil {
+		dst = b.appendLiveWindowsLocked(dst)
+	}
+	return append(dst, '}')
 }
 
 func appendMoneyString(dst []byte, c order.Cents) []byte {

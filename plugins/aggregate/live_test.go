@@ -56,6 +56,63 @@ type painelDoc struct {
 		Motivo   string  `json:"motivo"`
 		Em       string  `json:"em"`
 	} `json:"rejeicoes"`
+	Janelas *struct {
+		Atual         *liveWindowDoc `json:"atual"`
+		UltimaFechada *liveWindowDoc `json:"ultima_fechada"`
+		FechadasAte   *string        `json:"fechadas_ate"`
+	} `json:"janelas"`
+}
+
+type liveWindowDoc struct {
+	Inicio     string `json:"inicio"`
+	Fim        string `json:"fim"`
+	Revisao    int    `json:"revisao"`
+	Pedidos    int64  `json:"pedidos"`
+	Atrasados  int64  `json:"atrasados"`
+	ValorTotal string `json:"valor_total"`
+	Top        []struct {
+		Produto    string `json:"produto"`
+		ValorTotal string `json:"valor_total"`
+	} `json:"top"`
+}
+
+// TestLiveViewShowsWindows: with windows, the dashboard's view has the
+// window still open and the last one closed, over every partition.
+func TestLiveViewShowsWindows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	b := newTestBuffer(t, "interval: 1ms\nwindow: 1h\nallowed_lateness: 0s\nidle_timeout: 0s\n")
+	require.NotNil(t, b.live)
+	mk := func(id int, hour, minute uint8, name string, price order.Cents) []byte {
+		o := &order.Order{
+			ID: fmt.Sprintf("ord-%d", id), Customer: validCPF(rng),
+			SoldAt: order.LocalTime{Year: 2026, Month: 11, Day: 24, Hour: hour, Minute: minute},
+			Items:  []order.Item{{Name: name, Quantity: 1, UnitPrice: price}},
+		}
+		o.Total = o.ItemsTotal()
+		return o.AppendJSON(nil)
+	}
+	batch := service.MessageBatch{
+		kafkaMsg(mk(0, 10, 5, "Caneca", 1990), testTopic, 0, 0),
+		kafkaMsg(mk(1, 10, 40, "Caneca", 1990), testTopic, 1, 0),
+		kafkaMsg(mk(2, 11, 30, "Mouse", 9900), testTopic, 0, 1),
+		kafkaMsg(mk(3, 11, 45, "Mouse", 9900), testTopic, 1, 1),
+	}
+	require.NoError(t, b.WriteBatch(context.Background(), batch, func(context.Context, error) error { return nil }))
+	takeSnapshot(t, b)
+	p := parsePainel(t, b.live.hub.Latest().Painel)
+	require.NotNil(t, p.Janelas, "windows are on")
+	require.NotNil(t, p.Janelas.UltimaFechada, "10:00 closed when every partition passed 11:00")
+	assert.Equal(t, "2026-11-24T10:00:00-03:00", p.Janelas.UltimaFechada.Inicio)
+	assert.Equal(t, 1, p.Janelas.UltimaFechada.Revisao)
+	assert.Equal(t, int64(2), p.Janelas.UltimaFechada.Pedidos, "over both partitions")
+	assert.Equal(t, order.Cents(3980), cents(t, p.Janelas.UltimaFechada.ValorTotal))
+	require.NotNil(t, p.Janelas.Atual)
+	assert.Equal(t, "2026-11-24T11:00:00-03:00", p.Janelas.Atual.Inicio)
+	assert.Equal(t, int64(2), p.Janelas.Atual.Pedidos)
+	require.Len(t, p.Janelas.Atual.Top, 1)
+	assert.Equal(t, "Mouse", p.Janelas.Atual.Top[0].Produto)
+	require.NotNil(t, p.Janelas.FechadasAte)
+	assert.Equal(t, "2026-11-24T11:30:00-03:00", *p.Janelas.FechadasAte, "the smaller of the two partitions' watermarks")
 }
 
 func parsePainel(t *testing.T, data []byte) *painelDoc {
@@ -94,10 +151,12 @@ func takeSnapshot(t *testing.T, b *salesAggregate) []byte {
 		batch, ack, err := b.ReadBatch(ctx)
 		require.NoError(t, err)
 		require.NoError(t, ack(ctx, nil))
-		if v, _ := batch[0].MetaGet(MetaSnapshot); v == "true" {
-			data, err := batch[0].AsBytes()
-			require.NoError(t, err)
-			return data
+		for _, m := range batch { // window messages come first
+			if v, _ := m.MetaGet(MetaSnapshot); v == "true" {
+				data, err := m.AsBytes()
+				require.NoError(t, err)
+				return data
+			}
 		}
 	}
 }

@@ -531,6 +531,91 @@ func (b *salesAggregate) evictLocked(closed int64) {
 	}
 }
 
+// liveWindowTop is how many products the dashboard lists per window.
+const liveWindowTop = 5
+
+// appendLiveWindowsLocked writes the dashboard's windows (CONTRACT section
+// 8): the newest window still open and the newest one closed, over every
+// partition, or null.
+func (b *salesAggregate) appendLiveWindowsLocked(dst []byte) []byte {
+	sh := b.win
+	srcs := b.windowSourcesLocked()
+	open, closed := int64(noTime), int64(noTime)
+	for i := range srcs {
+		srcs[i].each(func(start, _, _ int64, _ order.Cents) {
+			if sh.evicted(start) {
+				return
+			}
+			if sh.closed != noTime && sh.conf.spec.End(start) <= sh.closed {
+				if _, ok := sh.emitted[start]; ok {
+					closed = max(closed, start)
+				}
+			} else {
+				open = max(open, start)
+			}
+		})
+	}
+	dst = append(dst, `,"janelas":{"atual":`...)
+	dst = b.appendLiveWindowLocked(dst, srcs, open)
+	dst = append(dst, `,"ultima_fechada":`...)
+	dst = b.appendLiveWindowLocked(dst, srcs, closed)
+	dst = append(dst, `,"fechadas_ate":`...)
+	if sh.closed == noTime {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '"')
+		dst = append(dst, window.Label(sh.closed)...)
+		dst = append(dst, '"')
+	}
+	return append(dst, '}')
+}
+
+func (b *salesAggregate) appendLiveWindowLocked(dst []byte, srcs []windowSource, start int64) []byte {
+	if start == noTime {
+		return append(dst, "null"...)
+	}
+	c := &combinedWindow{start: start, end: b.win.conf.spec.End(start), products: map[string]*ProductTotals{}}
+	for i := range srcs {
+		srcs[i].each(func(s, orders, late int64, value order.Cents) {
+			if s == start {
+				c.orders += orders
+				c.late += late
+				c.value += value
+			}
+		})
+		srcs[i].products(start, c)
+	}
+	rows := make([]*ProductTotals, 0, len(c.products))
+	for _, p := range c.products {
+		rows = append(rows, p)
+	}
+	slices.SortFunc(rows, byValueDesc)
+	dst = append(dst, `{"inicio":"`...)
+	dst = append(dst, window.Label(c.start)...)
+	dst = append(dst, `","fim":"`...)
+	dst = append(dst, window.Label(c.end)...)
+	dst = append(dst, `","revisao":`...)
+	dst = strconv.AppendInt(dst, int64(b.win.emitted[start].rev), 10)
+	dst = append(dst, `,"pedidos":`...)
+	dst = strconv.AppendInt(dst, c.orders, 10)
+	dst = append(dst, `,"atrasados":`...)
+	dst = strconv.AppendInt(dst, c.late, 10)
+	dst = append(dst, `,"valor_total":`...)
+	dst = appendMoneyString(dst, c.value)
+	dst = append(dst, `,"top":[`...)
+	for i, p := range rows[:min(len(rows), liveWindowTop)] {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"produto":`...)
+		dst = order.AppendString(dst, p.Name)
+		dst = append(dst, `,"valor_total":`...)
+		dst = appendMoneyString(dst, p.Value)
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...)
+}
+
 // appendWindowJSON writes a window message (CONTRACT.md section 10).
 func appendWindowJSON(dst []byte, c *combinedWindow, closed int64, now time.Time) []byte {
 	rows := make([]*ProductTotals, 0, len(c.products))

@@ -135,6 +135,30 @@
     }));
   }
 
+  function janelas(v) {
+    const painel = $("janelas-painel");
+    if (!v.janelas) {
+      painel.hidden = true;
+      return;
+    }
+    painel.hidden = false;
+    $("janelas-info").textContent = v.janelas.fechadas_ate ? "fechadas até " + hora(v.janelas.fechadas_ate) : "nenhuma fechada ainda";
+    const linhas = [];
+    for (const [j, estadoJanela] of [[v.janelas.atual, "aberta"], [v.janelas.ultima_fechada, "fechada"]]) {
+      if (!j) continue;
+      const tr = el("tr");
+      tr.dataset.janela = estadoJanela;
+      cell(tr, hora(j.inicio) + "–" + hora(j.fim));
+      cell(tr, estadoJanela === "fechada" ? (j.revisao > 1 ? "revisão " + j.revisao : "final") : "aberta");
+      cell(tr, inteiro(j.pedidos), "num");
+      cell(tr, inteiro(j.atrasados), "num");
+      cell(tr, reais(j.valor_total), "num");
+      cell(tr, j.top.map((p) => p.produto).join(", "));
+      linhas.push(tr);
+    }
+    $("janelas").replaceChildren(...linhas);
+  }
+
   function mostrar(v) {
     $("pedidos").textContent = inteiro(v.pedidos);
     $("unidades").textContent = inteiro(v.quantidade);
@@ -144,6 +168,7 @@
     barras(v);
     rejeicoes(v);
     particoes(v);
+    janelas(v);
     taxa(v);
   }
 
