@@ -84,7 +84,12 @@ func (e *Expected) Empty() bool { return e.Last < e.First }
 
 // Fingerprint names everything that decides which orders and faults a seq
 // gets, so that two runs can tell whether they make the same stream. The
-// event times (clock start, rate, speed) do not count: they change no total.
+// clock's start, rate and speed do not count: they change no total. The
+// event_time shifts do, though they change no total either: they decide how
+// out of order and how late the fora_de_ordem and atrasado orders are, which
+// is what a windowed consumer is tested on, and one range made with two
+// settings could not be told apart. They count only when not the defaults,
+// so that the digests of runs from before event_time existed stay valid.
 func Fingerprint(opts *Options) string {
 	h := sha256.New()
 	var b [8]byte
@@ -113,6 +118,11 @@ func Fingerprint(opts *Options) string {
 	}
 	for _, r := range opts.Faults {
 		num(math.Float64bits(r))
+	}
+	if et := opts.EventTime.withDefaults(); et != (EventTime{}).withDefaults() {
+		num(uint64(et.DisorderMax))
+		num(uint64(et.LateMin))
+		num(uint64(et.LateMax))
 	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }

@@ -32,8 +32,8 @@ const (
 	FaultOversized        // grande_demais: more than order.MaxItems products
 	FaultControl          // caracteres_de_controle: a BEL character in a product name
 	FaultDuplicate        // duplicado: the same order (same bytes and key) sent again
-	FaultOutOfOrder       // fora_de_ordem: event time 1 to 10 minutes before its neighbours'
-	FaultLate             // atrasado: event time 1 to 24 hours before its neighbours'
+	FaultOutOfOrder       // fora_de_ordem: event time up to event_time.disorder_max (10m) before its neighbours'
+	FaultLate             // atrasado: event time event_time.late_min to late_max (1h to 24h) before its neighbours'
 	numFaults
 )
 
@@ -113,10 +113,13 @@ type faultPicker struct {
 	any  bool
 	seed uint64
 	cum  [numFaults]float64
+	// How far back fora_de_ordem and atrasado move an event time.
+	disorder, late shiftRange
 }
 
 func newFaultPicker(opts *Options) faultPicker {
 	p := faultPicker{any: opts.Faults.Any(), seed: mix64(uint64(opts.Seed)^0x66616c6861, uint64(opts.Instance))}
+	p.disorder, p.late = opts.EventTime.ranges()
 	total := 0.0
 	for f := range numFaults {
 		total += opts.Faults[f]
@@ -139,19 +142,113 @@ func (p *faultPicker) at(seq uint64) (Fault, uint64) {
 	return NoFault, 0
 }
 
-// shiftEvent moves an out-of-order or late order's event time back. Its
-// totals stay: only when it happened changes.
-func shiftEvent(o *order.Order, f Fault, bits uint64) {
+// shift moves an out-of-order or late order's event time back. Its totals
+// stay: only when it happened changes.
+func (p *faultPicker) shift(o *order.Order, f Fault, bits uint64) {
 	var back time.Duration
 	switch f {
 	case FaultOutOfOrder:
-		back = time.Minute + time.Duration(bits%540)*time.Second
+		back = p.disorder.draw(bits)
 	case FaultLate:
-		back = time.Hour + time.Duration(bits%(23*3600))*time.Second
+		back = p.late.draw(bits)
 	default:
 		return
 	}
 	o.SoldAt = order.LocalTimeOf(o.SoldAt.Time().Add(-back))
+}
+
+// EventTime is how far back the fora_de_ordem and atrasado faults move an
+// order's event time, in whole seconds. A zero field means its default.
+type EventTime struct {
+	// DisorderMax bounds fora_de_ordem: it moves an event time back by at
+	// least min(1m, DisorderMax/10) (1s at the least) and less than
+	// DisorderMax (exactly 1s when DisorderMax is 1s).
+	DisorderMax time.Duration
+	// LateMin and LateMax bound atrasado: back by at least LateMin and
+	// less than LateMax, or exactly LateMin when the two are equal.
+	LateMin, LateMax time.Duration
+}
+
+// The defaults of EventTime, which give the shifts fora_de_ordem (1 to 10
+// minutes) and atrasado (1 to 24 hours) always had, and the largest shift.
+const (
+	DefaultDisorderMax = 10 * time.Minute
+	DefaultLateMin     = time.Hour
+	DefaultLateMax     = 24 * time.Hour
+	MaxEventShift      = 7 * 24 * time.Hour
+)
+
+// withDefaults is e with every zero field at its default.
+func (e EventTime) withDefaults() EventTime {
+	if e.DisorderMax == 0 {
+		e.DisorderMax = DefaultDisorderMax
+	}
+	if e.LateMin == 0 {
+		e.LateMin = DefaultLateMin
+	}
+	if e.LateMax == 0 {
+		e.LateMax = DefaultLateMax
+	}
+	return e
+}
+
+// validate checks e as given: a zero field is refused, as in a config.
+func (e EventTime) validate() error {
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{
+		{fieldEventTime + "." + fieldDisorderMax, e.DisorderMax},
+		{fieldEventTime + "." + fieldLateMin, e.LateMin},
+		{fieldEventTime + "." + fieldLateMax, e.LateMax},
+	} {
+		if err := checkShift(d.field, d.v); err != nil {
+			return err
+		}
+	}
+	if e.LateMin > e.LateMax {
+		return fmt.Errorf("%s.%s (%v) must not be more than %s.%s (%v)",
+			fieldEventTime, fieldLateMin, e.LateMin, fieldEventTime, fieldLateMax, e.LateMax)
+	}
+	return nil
+}
+
+// checkShift checks one event_time duration. Event times are to the second,
+// so a fraction of a second would be lost.
+func checkShift(field string, v time.Duration) error {
+	switch {
+	case v <= 0:
+		return fmt.Errorf("%s must be a positive duration, got %v", field, v)
+	case v%time.Second != 0:
+		return fmt.Errorf("%s must be a whole number of seconds (event times are to the second), got %v", field, v)
+	case v > MaxEventShift:
+		return fmt.Errorf("%s must be at most %v (7 days), got %v", field, MaxEventShift, v)
+	}
+	return nil
+}
+
+// shiftRange is lo + [0, span) seconds, or lo when span is 0.
+type shiftRange struct{ lo, span uint64 }
+
+// draw is the shift of the order whose detail bits are bits. With the
+// defaults it draws exactly what fora_de_ordem (1m + bits%540 s) and
+// atrasado (1h + bits%82800 s) always drew, so seeded output is unchanged.
+func (r shiftRange) draw(bits uint64) time.Duration {
+	s := r.lo
+	if r.span > 0 {
+		s += bits % r.span
+	}
+	return time.Duration(s) * time.Second
+}
+
+// ranges are the shifts of fora_de_ordem and atrasado (e valid, or zero).
+func (e EventTime) ranges() (disorder, late shiftRange) {
+	e = e.withDefaults()
+	maxS := uint64(e.DisorderMax / time.Second)
+	lo := max(min(60, maxS/10), 1) // at most maxS, which is 1 or more
+	disorder = shiftRange{lo: lo, span: maxS - lo}
+	late = shiftRange{lo: uint64(e.LateMin / time.Second), span: uint64((e.LateMax - e.LateMin) / time.Second)}
+	return disorder, late
 }
 
 // appendRejected appends the record of class f (one a consumer rejects) made

@@ -34,6 +34,9 @@ type Options struct {
 	// Faults are the labelled bad records, duplicates and late events mixed
 	// into the stream (faults.go); the zero value injects none.
 	Faults FaultRates
+	// EventTime is how far back fora_de_ordem and atrasado move an event
+	// time; the zero value is the defaults.
+	EventTime EventTime
 }
 
 // MaxInstance is the largest instance number: it fills 16 bits of the ids.
@@ -93,6 +96,9 @@ func New(opts Options) (*Generator, error) {
 		return nil, fmt.Errorf("instance must be from 0 to %d, got %d", MaxInstance, opts.Instance)
 	}
 	if err := opts.Faults.validate(); err != nil {
+		return nil, err
+	}
+	if err := opts.EventTime.withDefaults().validate(); err != nil {
 		return nil, err
 	}
 	if opts.Clock.Simulated && !(opts.Clock.Speed > 0 && opts.Clock.Rate > 0) {

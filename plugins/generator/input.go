@@ -233,7 +233,39 @@ func optionsFromConfig(conf *service.ParsedConfig) (Options, error) {
 	if opts.Faults, err = faultsFromConfig(conf); err != nil {
 		return opts, err
 	}
+	if opts.EventTime, err = eventTimeFromConfig(conf); err != nil {
+		return opts, err
+	}
 	return opts, nil
+}
+
+// eventTimeFromConfig reads event_time. Each field is read as text and
+// parsed here, so that an error names the field, the value and the variable
+// it came from.
+func eventTimeFromConfig(conf *service.ParsedConfig) (EventTime, error) {
+	var e EventTime
+	for _, f := range []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{fieldDisorderMax, &e.DisorderMax},
+		{fieldLateMin, &e.LateMin},
+		{fieldLateMax, &e.LateMax},
+	} {
+		raw, err := conf.FieldString(fieldEventTime, f.name)
+		if err != nil {
+			return e, err
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(raw))
+		if err != nil {
+			return e, fmt.Errorf("%s.%s must be a duration such as 30m or 2h, got %q%s", fieldEventTime, f.name, raw, envHint(raw))
+		}
+		if err := checkShift(fieldEventTime+"."+f.name, d); err != nil {
+			return e, fmt.Errorf("%w%s", err, envHint(raw))
+		}
+		*f.dst = d
+	}
+	return e, e.validate()
 }
 
 // faultsFromConfig reads faults (per class) and fault_rate (every other
@@ -608,7 +640,7 @@ func (in *input) fillFaults(p *pending, arena []byte) *pending {
 		in.gen.Next(o)
 		seq := in.gen.Seq()
 		f, bits := in.faults.at(seq)
-		shiftEvent(o, f, bits)
+		in.faults.shift(o, f, bits)
 		start := len(arena)
 		if f.Rejected() {
 			arena = appendRejected(arena, f, o)

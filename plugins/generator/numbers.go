@@ -180,6 +180,18 @@ func envHint(raw any) string {
 	return fmt.Sprintf(" (the value of %s in the environment)", strings.Join(names, ", "))
 }
 
+// durationLint is the rule of the event_time duration at path, set from the
+// variable env in produce.yaml: the checks of checkShift, as Bloblang.
+func durationLint(path, env string) string {
+	return fmt.Sprintf(`let d = if this.type() == "string" { this.trim().parse_duration().catch(null) } else { null }
+root = match {
+  $d == null => [ "%[1]s must be a duration such as 30m or 2h, got %%s (is it set from %[2]s?)".format(this.format_json()) ]
+  $d <= 0 => [ "%[1]s must be a positive duration, got %%s (is it set from %[2]s?)".format(this) ]
+  $d %% 1000000000 != 0 => [ "%[1]s must be a whole number of seconds (event times are to the second), got %%s (is it set from %[2]s?)".format(this) ]
+  $d > %[3]d => [ "%[1]s must be at most %[4]v (7 days), got %%s (is it set from %[2]s?)".format(this) ]
+}`, path, env, int64(MaxEventShift), MaxEventShift)
+}
+
 // Lint rules of the text fields.
 const (
 	seedLint = `root = if this.type() == "string" && this.trim() != "" && !this.trim().re_match("^-?[0-9]+$") {

@@ -31,6 +31,10 @@ const (
 	fieldExpectedEvery  = "interval"
 	fieldFaults         = "faults"
 	fieldFaultRate      = "fault_rate"
+	fieldEventTime      = "event_time"
+	fieldDisorderMax    = "disorder_max"
+	fieldLateMin        = "late_min"
+	fieldLateMax        = "late_max"
 
 	catName     = "nome"
 	catCategory = "categoria"
@@ -75,7 +79,9 @@ With `+"`expected.path`"+` the input writes, every `+"`expected.interval`"+` and
 
 ### Faults
 
-`+"`faults`"+` (per class) and `+"`fault_rate`"+` (every class not listed) mix labelled faults into the stream, chosen per seq from the seed: records a consumer must reject (`+"`nao_json`, `campo_ausente`, `tipo_errado`, `quantidade_invalida`, `preco_invalido`, `total_errado`, `data_invalida`, `cpf_invalido`, `grande_demais`, `caracteres_de_controle`"+`) replace their order; `+"`duplicado`"+` sends the order again after itself; `+"`fora_de_ordem`"+` and `+"`atrasado`"+` move its event time back 1 to 10 minutes or 1 to 24 hours. Each injected record has the metadata `+"`"+FaultHeader+"`"+` naming its class.
+`+"`faults`"+` (per class) and `+"`fault_rate`"+` (every class not listed) mix labelled faults into the stream, chosen per seq from the seed: records a consumer must reject (`+"`nao_json`, `campo_ausente`, `tipo_errado`, `quantidade_invalida`, `preco_invalido`, `total_errado`, `data_invalida`, `cpf_invalido`, `grande_demais`, `caracteres_de_controle`"+`) replace their order; `+"`duplicado`"+` sends the order again after itself; `+"`fora_de_ordem`"+` and `+"`atrasado`"+` move its event time back, by default 1 to 10 minutes or 1 to 24 hours (`+"`event_time`"+`). Each injected record has the metadata `+"`"+FaultHeader+"`"+` naming its class.
+
+`+"`event_time`"+` sets how much: with a simulated clock at high speed a windowed consumer sees its windows close, and orders arrive out of order and late, within a minute. At `+"`rate: 100`"+` and `+"`clock.speed: 1440`"+` a simulated day takes a minute; `+"`fora_de_ordem`"+` orders arrive up to `+"`event_time.disorder_max`"+` behind the clock, and `+"`atrasado`"+` ones `+"`event_time.late_min`"+` to `+"`late_max`"+` behind it, beyond any watermark that trails the clock by less than `+"`late_min`"+`.
 
 ### Metrics
 
@@ -164,6 +170,20 @@ With `+"`expected.path`"+` the input writes, every `+"`expected.interval`"+` and
 			numField(fieldFaultRate).
 				Description("Share of orders, from 0 to 1, that carry each fault class not listed in `faults`: 0.01 puts 1% of the orders in each of the 13 classes.").
 				Default(0).Example(0.01),
+			service.NewObjectField(fieldEventTime,
+				service.NewDurationField(fieldDisorderMax).
+					Description("How far back `fora_de_ordem` moves an order's event time: by a whole number of seconds from min(1m, disorder_max/10) to just under disorder_max, chosen per seq from the seed. Whole seconds, at most 168h (7 days). The default keeps the 1 to 10 minutes `fora_de_ordem` always had.").
+					Default("10m").Example("30m").
+					LintRule(durationLint(fieldEventTime+"."+fieldDisorderMax, "ORDERS_DISORDER_MAX")),
+				service.NewDurationField(fieldLateMin).
+					Description("The least `atrasado` moves an order's event time back. Whole seconds, at most `late_max`.").
+					Default("1h").Example("5m").
+					LintRule(durationLint(fieldEventTime+"."+fieldLateMin, "ORDERS_LATE_MIN")),
+				service.NewDurationField(fieldLateMax).
+					Description("The bound of how far `atrasado` moves an order's event time back: by a whole number of seconds from `late_min` to just under late_max (exactly `late_min` when the two are equal), chosen per seq from the seed. Whole seconds, at most 168h (7 days).").
+					Default("24h").Example("2h").
+					LintRule(durationLint(fieldEventTime+"."+fieldLateMax, "ORDERS_LATE_MAX")),
+			).Description("How far back the `fora_de_ordem` (disorder) and `atrasado` (lateness) faults move an order's event time (`data_hora_venda`) from its clock time. The defaults give the shifts these classes always had; other values change the event times of those orders only, and are part of the expected results' `gerador`."),
 			service.NewDurationField(fieldProgress).
 				Description("How often to log progress (orders acknowledged, orders/s). Empty turns it off.").
 				Default("").Example("5s").
