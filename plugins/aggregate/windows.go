@@ -346,6 +346,22 @@ func (src *windowSource) products(start int64, c *combinedWindow) {
 	}
 }
 
+// combine adds up the window starting at start over every partition.
+func combine(srcs []windowSource, start, end int64) *combinedWindow {
+	c := &combinedWindow{start: start, end: end, products: map[string]*ProductTotals{}}
+	for i := range srcs {
+		srcs[i].each(func(s, orders, late int64, value order.Cents) {
+			if s == start {
+				c.orders += orders
+				c.late += late
+				c.value += value
+			}
+		})
+		srcs[i].products(start, c)
+	}
+	return c
+}
+
 // windowSourcesLocked lists every partition's windows, as the snapshots
 // list their totals: the partitions counted here, then the others from the
 // state topic.
@@ -471,17 +487,7 @@ func (b *salesAggregate) emitWindowsLocked(now time.Time, final bool) (service.M
 	prev := make(map[int64]emittedWindow, len(due))
 	batch := make(service.MessageBatch, 0, len(due))
 	for _, start := range due {
-		c := &combinedWindow{start: start, end: sh.conf.spec.End(start), products: map[string]*ProductTotals{}}
-		for i := range srcs {
-			srcs[i].each(func(s, orders, late int64, value order.Cents) {
-				if s == start {
-					c.orders += orders
-					c.late += late
-					c.value += value
-				}
-			})
-			srcs[i].products(start, c)
-		}
+		c := combine(srcs, start, sh.conf.spec.End(start))
 		e, had := sh.emitted[start]
 		if had {
 			prev[start] = e
@@ -574,17 +580,7 @@ func (b *salesAggregate) appendLiveWindowLocked(dst []byte, srcs []windowSource,
 	if start == noTime {
 		return append(dst, "null"...)
 	}
-	c := &combinedWindow{start: start, end: b.win.conf.spec.End(start), products: map[string]*ProductTotals{}}
-	for i := range srcs {
-		srcs[i].each(func(s, orders, late int64, value order.Cents) {
-			if s == start {
-				c.orders += orders
-				c.late += late
-				c.value += value
-			}
-		})
-		srcs[i].products(start, c)
-	}
+	c := combine(srcs, start, b.win.conf.spec.End(start))
 	rows := make([]*ProductTotals, 0, len(c.products))
 	for _, p := range c.products {
 		rows = append(rows, p)
