@@ -46,18 +46,23 @@ func dayProduceConfig(t *testing.T) string {
 	require.NoError(t, err)
 	const anchor = "    fault_rate: ${ORDERS_FAULT_RATE:0}\n"
 	require.Equal(t, 1, strings.Count(string(raw), anchor), "produce.yaml has one %q line", strings.TrimSpace(anchor))
+	const clockAnchor = "    clock:\n      speed: ${ORDERS_CLOCK_SPEED:1}\n"
+	require.Equal(t, 1, strings.Count(string(raw), clockAnchor), "produce.yaml has one clock block setting the speed from ORDERS_CLOCK_SPEED")
 	speed := 86400 * dayRate / dayOrders // simulated seconds per real second
-	extra := fmt.Sprintf(`    faults:
+	faults := `    faults:
       fora_de_ordem: 0.03
       atrasado: 0.005
       duplicado: 0.005
-    clock:
+`
+	clock := fmt.Sprintf(`    clock:
       mode: simulated
       start: %q
       speed: %d
 `, dayStart, speed)
+	conf := strings.Replace(string(raw), anchor, anchor+faults, 1)
+	conf = strings.Replace(conf, clockAnchor, clock, 1)
 	path := filepath.Join(t.TempDir(), "produce-day.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(raw), anchor, anchor+extra, 1)), 0o644))
+	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
 	return path
 }
 
