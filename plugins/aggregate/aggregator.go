@@ -68,6 +68,9 @@ const (
 	Applied Outcome = iota
 	// Rejected: not a valid order; counted in rejeitados only.
 	Rejected
+	// Duplicate: a valid order whose id_ordem was counted already (with
+	// dedupe); counted in duplicados only.
+	Duplicate
 )
 
 // TopicPartition names a Kafka partition.
@@ -161,6 +164,9 @@ func (a *Aggregator) Apply(r *Record) (Outcome, error) {
 		a.winAt = a.o.SoldAt.Unix()
 		if err = a.win.check(a.winAt); err != nil {
 			a.win.tooOld[a.cur] = struct{}{}
+		} else if a.win.dedupe != nil && a.win.duplicate(a.o.IDHash, a.cur, a.winAt, false) {
+			a.changed = true
+			return Duplicate, nil
 		}
 	}
 	if err != nil {
@@ -230,7 +236,8 @@ func (a *Aggregator) checkProductsAt(o *order.Order, at int64) error {
 // Rejection says why the record would be rejected if it were counted now at
 // offset at, after every record below it: the decoder's error, or the
 // product limit's. Overflow cannot be decided again (it needs the totals at
-// that offset) and is not reported.
+// that offset) and is not reported. With dedupe, a valid order's id is
+// remembered again, as when it was counted.
 func (a *Aggregator) Rejection(data []byte, at int64) error {
 	if err := a.dec.Decode(data, &a.o); err != nil {
 		return err
@@ -244,6 +251,10 @@ func (a *Aggregator) Rejection(data []byte, at int64) error {
 		if _, ok := a.win.tooOld[at]; ok {
 			return fmt.Errorf("%s: the sale at %s was older than the windows kept when the record was first counted (it went to the rejected records then)",
 				order.FieldSoldAt, a.o.SoldAt)
+		}
+		if a.win.dedupe != nil {
+			// Counted before the restore: remember its id again.
+			a.win.duplicate(a.o.IDHash, at, a.o.SoldAt.Unix(), true)
 		}
 	}
 	return nil

@@ -55,6 +55,9 @@ type livePart struct {
 	// scan is how far records below next have been read again since the
 	// partition was restored: rejected ones among them are emitted again.
 	scan int64
+	// dlqFloor is the restored state's dlq_desde: records below it read
+	// again (to remember their ids, with dedupe) were delivered already.
+	dlqFloor int64
 	// unacked counts the rejected records emitted and not yet delivered,
 	// per offset.
 	unacked map[int64]int
@@ -66,8 +69,8 @@ type livePart struct {
 // the output.
 func (p *livePart) dlqFrom() int64 {
 	from := p.next
-	if p.scan < from {
-		from = p.scan
+	if scan := max(p.scan, p.dlqFloor); scan < from {
+		from = scan
 	}
 	for off := range p.unacked {
 		if off < from {
@@ -98,6 +101,7 @@ type salesAggregate struct {
 	mRejected   *service.MetricCounter
 	mDuplicates *service.MetricCounter
 	mStale      *service.MetricCounter
+	mDupOrders  *service.MetricCounter
 	mSnapshots  *service.MetricCounter
 	mProducts   *service.MetricGauge
 	mOwned      *service.MetricGauge
@@ -243,6 +247,7 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 		mRejected:   mgr.Metrics().NewCounter("sales_records_rejected"),
 		mDuplicates: mgr.Metrics().NewCounter("sales_duplicates_skipped"),
 		mStale:      mgr.Metrics().NewCounter("sales_stale_skipped"),
+		mDupOrders:  mgr.Metrics().NewCounter("sales_orders_deduplicated"),
 		mSnapshots:  mgr.Metrics().NewCounter("sales_snapshots_emitted"),
 		mProducts:   mgr.Metrics().NewGauge("sales_products"),
 		mOwned:      mgr.Metrics().NewGauge("sales_partitions_owned"),
@@ -475,9 +480,18 @@ func (b *salesAggregate) Assign(ctx context.Context, topic string, topicID [16]b
 			lp.agg.win.restore(s)
 			b.mu.Unlock()
 		}
-		lp.next, lp.scan = s.Next, s.DLQFrom
+		lp.next, lp.scan, lp.dlqFloor = s.Next, s.DLQFrom, s.DLQFrom
+		if w := lp.agg.win; w != nil && w.dedupe != nil {
+			if s.WindowSpec != "" && s.DedupeFrom < 0 && s.Orders > 0 {
+				b.log.Warnf("Topic %s partition %d: its state was written without dedupe; the orders counted before offset %d are not remembered, so a copy of one of them would be counted", topic, p, s.Next)
+			}
+			if s.DedupeFrom >= 0 {
+				lp.scan = min(lp.scan, s.DedupeFrom)
+				w.dedupe.dups = s.Duplicates
+			}
+		}
 		if first.Offset > lp.scan {
-			b.log.Warnf("Topic %s partition %d: rejected records from offset %d on may not have reached the output, but the partition now starts at %d; those before it cannot be emitted again", topic, p, lp.scan, first.Offset)
+			b.log.Warnf("Topic %s partition %d: the records from offset %d on are read again (rejected records that may not have reached the output, ids to remember), but the partition now starts at %d: those before it cannot be", topic, p, lp.scan, first.Offset)
 			lp.scan = first.Offset
 		}
 		restored = append(restored, lp)
@@ -498,6 +512,7 @@ func (b *salesAggregate) newAgg() *Aggregator {
 	a := newAggregatorMax(b.maxProds)
 	if b.win != nil {
 		a.win = newPartWindows(b.win)
+		a.dec.HashID = b.win.conf.dedupe
 	}
 	return a
 }
@@ -640,12 +655,15 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 				return err
 			}
 			rec := Record{Data: data}
-			if out, err := b.mem.Apply(&rec); out == Rejected {
+			switch out, err := b.mem.Apply(&rec); out {
+			case Rejected:
 				c.rejected++
 				r := newRejected(m, data, err)
 				b.live.noteRejected(r, b.now())
 				b.ready = append(b.ready, r)
-			} else {
+			case Duplicate:
+				c.dupOrders++
+			default:
 				c.applied++
 			}
 			b.changed = true
@@ -657,6 +675,7 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 	b.mRejected.Incr(c.rejected)
 	b.mDuplicates.Incr(c.dups)
 	b.mStale.Incr(c.stale)
+	b.mDupOrders.Incr(c.dupOrders)
 
 	if b.stateTopic == "" || (!c.durable && len(b.pendingAck) == 0 && !b.committing) {
 		haveReady := len(b.ready) > 0
@@ -679,6 +698,7 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 // batchCounts is what countLocked counted of a batch.
 type batchCounts struct {
 	applied, rejected, dups, stale int64
+	dupOrders                      int64 // same id_ordem, with dedupe
 	// durable: something was counted that the state topic must hold.
 	durable bool
 }
@@ -697,7 +717,7 @@ func (b *salesAggregate) countLocked(pos *kafka.Position, data []byte, m *servic
 			// Counted before the restore; its rejected record may
 			// not have been delivered.
 			lp.scan = pos.Offset + 1
-			if err := lp.agg.Rejection(data, pos.Offset); err != nil {
+			if err := lp.agg.Rejection(data, pos.Offset); err != nil && pos.Offset >= lp.dlqFloor {
 				b.emitRejectedLocked(lp, pos, recordMessage(m, pos, rec), data, err)
 			}
 			lp.dirty, c.durable = true, true
@@ -711,10 +731,13 @@ func (b *salesAggregate) countLocked(pos *kafka.Position, data []byte, m *servic
 	lp.next = pos.Offset + 1
 	lp.scan = lp.next
 	lp.dirty, c.durable, b.changed = true, true, true
-	if out == Rejected {
+	switch out {
+	case Rejected:
 		c.rejected++
 		b.emitRejectedLocked(lp, pos, recordMessage(m, pos, rec), data, err)
-	} else {
+	case Duplicate:
+		c.dupOrders++
+	default:
 		c.applied++
 	}
 }
@@ -814,6 +837,14 @@ func (b *salesAggregate) commitOnce() bool {
 		}
 		if w := lp.agg.win; w != nil {
 			s.WindowSpec, s.MaxEvent, s.Closed = b.win.conf.String(), w.maxEvent, b.win.closed
+			s.DedupeFrom = -1
+			if d := w.dedupe; d != nil {
+				s.DedupeFrom, s.Duplicates = d.from(lp.next), d.dups
+				if lp.scan < lp.next {
+					// Still reading again what the restore must remember.
+					s.DedupeFrom = min(s.DedupeFrom, lp.scan)
+				}
+			}
 			s.Windows, s.Marks = w.windowsState(), b.win.marks()
 			for off := range w.tooOld {
 				if off < s.DLQFrom {

@@ -72,6 +72,10 @@ type partitionState struct {
 	Windows    []stateWindow
 	Marks      []stateMark
 	TooOld     []int64
+	// With dedupe: the offset of the oldest id remembered (-1: no dedupe),
+	// and how many orders were not counted as copies.
+	DedupeFrom int64
+	Duplicates int64
 }
 
 func (s *partitionState) tp() TopicPartition { return TopicPartition{s.Topic, s.Partition} }
@@ -149,6 +153,8 @@ type stateDoc struct {
 	Janelas     []stateWinDoc `json:"janelas"`
 	Emitidas    [][3]int64    `json:"emitidas"`
 	Antigos     []int64       `json:"antigos"`
+	DedupeDesde *int64        `json:"dedupe_desde"`
+	Duplicados  int64         `json:"duplicados"`
 }
 
 // parseState reads a changelog record's value.

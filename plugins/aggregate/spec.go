@@ -18,6 +18,7 @@ const (
 	fieldLateness   = "allowed_lateness"
 	fieldIdle       = "idle_timeout"
 	fieldRetention  = "retention"
+	fieldDedupe     = "dedupe"
 )
 
 // Metadata keys set on the messages sales_aggregate emits.
@@ -125,6 +126,10 @@ With `+"`state_topic`"+`, a partition's windows, its greatest event time and wha
 				Description("How long after it is final a window is kept, taking in late orders as amendments; after that it is evicted, and an order whose windows were all evicted goes to the rejected records with a reason. Accepts days (`7d`).").
 				Default("7d").
 				Example("2d").Example("12h"),
+			service.NewBoolField(fieldDedupe).
+				Description("Count an `id_ordem` once: an order whose id was counted already in its partition, within the watermark's horizon, is left out of the totals and the windows and counted in `duplicados` (as Spark's dropDuplicatesWithinWatermark). An id is remembered until the watermark passes the later of its event time and its partition's watermark when it came, plus `allowed_lateness`; a copy that comes later is counted. Copies must land in one partition: key the records by `id_ordem`, as produce.yaml does. Needs `window` (its watermark bounds what is remembered). With `state_topic` exactly once across crashes: a restore reads the partition again from the oldest id still remembered.").
+				Default(false).
+				Example(true),
 			service.NewIntField(fieldMaxPending).
 				Description("With `state_topic`, the most records counted but not yet on the broker; the input waits while this many are pending. Higher absorbs a slower broker, lower bounds what is read again after a crash.").
 				Default(65536).

@@ -21,6 +21,8 @@ type snapshotView struct {
 
 	orders, rejected int64
 	value            order.Cents
+	// dups is duplicados, with dedupe; -1 without.
+	dups int64
 }
 
 // viewPart is one partition as a snapshot shows it.
@@ -56,9 +58,16 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 	}
 	v.parts = v.parts[:0]
 	var orders, rejected int64
+	dups := int64(-1)
+	if b.win != nil && b.win.conf.dedupe {
+		dups = 0
+	}
 	addAgg := func(a *Aggregator) {
 		orders += a.orders
 		rejected += a.rejected
+		if a.win != nil && a.win.dedupe != nil {
+			dups += a.win.dedupe.dups
+		}
 		for i := range a.products {
 			v.add(&a.products[i].ProductTotals)
 		}
@@ -83,6 +92,9 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 			}
 			orders += s.Orders
 			rejected += s.Rejected
+			if dups >= 0 && s.DedupeFrom >= 0 {
+				dups += s.Duplicates
+			}
 			for i := range s.Products {
 				v.add(&s.Products[i])
 			}
@@ -126,7 +138,7 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 		return int(x.tp.Partition) - int(y.tp.Partition)
 	})
 	v.seq++
-	v.orders, v.rejected, v.value = orders, rejected, value
+	v.orders, v.rejected, v.value, v.dups = orders, rejected, value, dups
 	// The products the totals show, over every partition.
 	b.mProducts.Set(int64(products))
 	return v.appendJSON(dst, v.rows, mode, now)
@@ -135,6 +147,12 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 // appendJSON writes the snapshot v holds, with rows as its products.
 func (v *snapshotView) appendJSON(dst []byte, rows []*ProductTotals, mode Mode, now time.Time) []byte {
 	dst = appendSnapshotHead(dst, v.orders, v.rejected, v.value)
+	if v.dups >= 0 {
+		dst = dst[:len(dst)-len(`,"produtos":[`)]
+		dst = append(dst, `,"duplicados":`...)
+		dst = strconv.AppendInt(dst, v.dups, 10)
+		dst = append(dst, `,"produtos":[`...)
+	}
 	for i, t := range rows {
 		if i > 0 {
 			dst = append(dst, ',')

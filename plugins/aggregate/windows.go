@@ -29,6 +29,7 @@ type windowConf struct {
 	lateness  int64         // allowed_lateness, seconds
 	idle      time.Duration // idle_timeout; 0: a partition is never idle
 	retention int64         // seconds a window is kept after it closed
+	dedupe    bool          // count an id_ordem once within the watermark's horizon
 }
 
 // windowShared is what every partition of one buffer shares: how far windows
@@ -82,6 +83,28 @@ type partWindows struct {
 	cache                *winTotals
 	cur                  []*winTotals // scratch: the windows of the order being added
 	curStarts            []int64
+
+	dedupe *dedupeSet // nil without dedupe
+}
+
+// duplicate reports whether the order with id hash h, at offset off and
+// event time t, was counted already; if not, its id is remembered until the
+// watermark passes the later of t and the partition's watermark now. A
+// replay (a record counted before a restore, read again) counts nothing.
+func (w *partWindows) duplicate(h uint64, off, t int64, replay bool) bool {
+	sh := w.sh
+	if w.dedupe.seen(h, sh.closed, sh.conf.lateness) {
+		if !replay {
+			w.dedupe.dups++
+		}
+		return true
+	}
+	expiry := t
+	if w.maxEvent != noTime {
+		expiry = max(expiry, w.maxEvent-sh.conf.lateness)
+	}
+	w.dedupe.remember(h, off, expiry)
+	return false
 }
 
 // winTotals are one window's totals in one partition.
@@ -97,7 +120,11 @@ type winProd struct {
 }
 
 func newPartWindows(sh *windowShared) *partWindows {
-	return &partWindows{sh: sh, maxEvent: noTime, wins: map[int64]*winTotals{}, tooOld: map[int64]struct{}{}, cacheStart: 1, cacheEnd: 0}
+	w := &partWindows{sh: sh, maxEvent: noTime, wins: map[int64]*winTotals{}, tooOld: map[int64]struct{}{}, cacheStart: 1, cacheEnd: 0}
+	if sh.conf.dedupe {
+		w.dedupe = newDedupeSet()
+	}
+	return w
 }
 
 // check refuses an order whose every window is past retention.
@@ -145,8 +172,11 @@ func (w *partWindows) windowsOf(t int64) []*winTotals {
 	return w.cur
 }
 
-// forget drops the windows past retention.
+// forget drops the windows past retention, and the ids past the horizon.
 func (w *partWindows) forget() {
+	if w.dedupe != nil {
+		w.dedupe.forget(w.sh.closed, w.sh.conf.lateness)
+	}
 	for s := range w.wins {
 		if w.sh.evicted(s) {
 			delete(w.wins, s)
@@ -717,7 +747,15 @@ func appendStateWindows(dst []byte, s *partitionState) []byte {
 		dst = strconv.AppendInt(dst, m.Orders, 10)
 		dst = append(dst, ']')
 	}
-	dst = append(dst, `],"antigos":[`...)
+	if s.DedupeFrom >= 0 {
+		dst = append(dst, `],"dedupe_desde":`...)
+		dst = strconv.AppendInt(dst, s.DedupeFrom, 10)
+		dst = append(dst, `,"duplicados":`...)
+		dst = strconv.AppendInt(dst, s.Duplicates, 10)
+		dst = append(dst, `,"antigos":[`...)
+	} else {
+		dst = append(dst, `],"antigos":[`...)
+	}
 	for i, off := range s.TooOld {
 		if i > 0 {
 			dst = append(dst, ',')
@@ -729,7 +767,7 @@ func appendStateWindows(dst []byte, s *partitionState) []byte {
 
 // parseStateWindows reads the window fields of a state record into s.
 func parseStateWindows(doc *stateDoc, s *partitionState) error {
-	s.MaxEvent, s.Closed = noTime, noTime
+	s.MaxEvent, s.Closed, s.DedupeFrom = noTime, noTime, -1
 	s.WindowSpec = doc.Janela
 	if doc.Janela == "" {
 		if doc.EventoMax != nil || doc.FechadasAte != nil || len(doc.Janelas) > 0 || len(doc.Emitidas) > 0 || len(doc.Antigos) > 0 {
@@ -763,6 +801,12 @@ func parseStateWindows(doc *stateDoc, s *partitionState) error {
 		s.Marks = append(s.Marks, stateMark{Start: m[0], Rev: int32(m[1]), Orders: m[2]})
 	}
 	s.TooOld = doc.Antigos
+	if doc.DedupeDesde != nil {
+		if *doc.DedupeDesde < 0 || *doc.DedupeDesde > s.Next || doc.Duplicados < 0 {
+			return fmt.Errorf("dedupe_desde %d, duplicados %d: inconsistent with proximo_offset %d", *doc.DedupeDesde, doc.Duplicados, s.Next)
+		}
+		s.DedupeFrom, s.Duplicates = *doc.DedupeDesde, doc.Duplicados
+	}
 	return nil
 }
 
@@ -775,6 +819,10 @@ func (c windowConf) String() string {
 func windowConfFrom(conf *service.ParsedConfig) (*windowConf, error) {
 	str := func(f string) (string, error) { return conf.FieldString(f) }
 	size, err := str(fieldWindow)
+	if err != nil {
+		return nil, err
+	}
+	dedupe, err := conf.FieldBool(fieldDedupe)
 	if err != nil {
 		return nil, err
 	}
@@ -800,13 +848,16 @@ func windowConfFrom(conf *service.ParsedConfig) (*windowConf, error) {
 		if v, _ := str(fieldSlide); v != "" {
 			return nil, fmt.Errorf("field %s is set to %q but field %s is empty: set the window size too", fieldSlide, v, fieldWindow)
 		}
+		if dedupe {
+			return nil, fmt.Errorf("field %s needs field %s: the watermark of the windows bounds how long an id_ordem is remembered", fieldDedupe, fieldWindow)
+		}
 		return nil, nil
 	}
 	spec, err := window.Parse(durs[fieldWindow], durs[fieldSlide])
 	if err != nil {
 		return nil, err
 	}
-	c := &windowConf{spec: spec, idle: durs[fieldIdle]}
+	c := &windowConf{spec: spec, idle: durs[fieldIdle], dedupe: dedupe}
 	for _, f := range []string{fieldLateness, fieldRetention} {
 		if d := durs[f]; d%time.Second != 0 {
 			return nil, fmt.Errorf("field %s: %v is not a whole number of seconds (event times are to the second)", f, d)

@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -191,12 +192,79 @@ func TestWindowsEqualNaiveSums(t *testing.T) {
 // windows still equal the naive sums, and a window is not emitted again as
 // final after a restart.
 func TestWindowsAcrossRestarts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	data, orders := windowedStream(rng, 3000, 1, time.Date(2026, 11, 24, 0, 0, 0, 0, order.SaoPaulo))
+	last, _ := countAcrossRestarts(t, rng, "", data[0], nil)
+	assertWindows(t, b0spec(t), last, orders)
+}
+
+// TestDedupeAcrossRestarts: with dedupe, copies of orders sent again a few
+// records later (within the watermark's horizon) are counted once, in the
+// totals and in the windows, across crashes that fall between a copy and its
+// original; duplicados counts them.
+func TestDedupeAcrossRestarts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	data, orders := windowedStream(rng, 3000, 1, time.Date(2026, 11, 24, 0, 0, 0, 0, order.SaoPaulo))
+	stream, copyAt := withCopies(rng, data[0])
+	copies := len(copyAt)
+	// Crash right before three copies, spread out: each original is in the
+	// state, its copy is read by the next member.
+	stops := []int{copyAt[copies/4], copyAt[copies/2], copyAt[3*copies/4]}
+	last, snap := countAcrossRestarts(t, rng, "dedupe: true\n", stream, stops)
+	assertWindows(t, b0spec(t), last, orders)
+	want := newNaive()
+	for _, o := range orders[0] {
+		want.add(o)
+	}
+	assert.Equal(t, want.orders, snap.Orders, "each id_ordem once")
+	assert.Equal(t, want.value, snap.Value)
+	assert.Equal(t, int64(copies), snap.dups, "duplicados")
+	t.Logf("%d records, %d copies", len(stream), copies)
+}
+
+// withCopies sends 5% of the records again 1 to 8 records later; it returns
+// the stream and where each copy is in it.
+func withCopies(rng *rand.Rand, data [][]byte) ([][]byte, []int) {
+	var out [][]byte
+	var at []int
+	pending := map[int][][]byte{}
+	flush := func(i int) {
+		for _, d := range pending[i] {
+			at = append(at, len(out))
+			out = append(out, d)
+		}
+		delete(pending, i)
+	}
+	for i, d := range data {
+		out = append(out, d)
+		flush(i)
+		if rng.IntN(20) == 0 {
+			k := i + 1 + rng.IntN(8)
+			pending[k] = append(pending[k], d)
+		}
+	}
+	for i := len(data); len(pending) > 0; i++ {
+		flush(i)
+	}
+	return out, at
+}
+
+type dedupeSnap struct {
+	Orders int64
+	Value  order.Cents
+	dups   int64
+}
+
+// countAcrossRestarts counts data (one partition) with 1h windows and the
+// state on a topic of the embedded (or real) broker, in four members, the
+// first three crashing at random points (or before stops); it returns the latest revision of
+// each window and the last snapshot's counts.
+func countAcrossRestarts(t *testing.T, rng *rand.Rand, extra string, data [][]byte, stops []int) (map[int64]*WindowTotals, dedupeSnap) {
+	t.Helper()
 	t.Cleanup(lifecycle.SetExit(func(code int) { t.Errorf("a member stopped the process (status %d)", code) }))
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.CreateTopic(t, brokers, 1)
-	rng := rand.New(rand.NewPCG(3, 3))
-	data, orders := windowedStream(rng, 3000, 1, time.Date(2026, 11, 24, 0, 0, 0, 0, order.SaoPaulo))
-	kafkatest.Produce(t, brokers, topic, nil, data[0])
+	kafkatest.Produce(t, brokers, topic, nil, data)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	ids, err := kafka.TopicIDs(ctx, newClient(t, brokers), topic)
@@ -205,7 +273,7 @@ func TestWindowsAcrossRestarts(t *testing.T) {
 	member := func() (*salesAggregate, kafka.Start) {
 		mgr := service.MockResources()
 		kafka.RegisterInput(mgr, &kafka.InputInfo{Group: "g", Topics: []string{topic}, ConnOpts: []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...)}})
-		conf, err := aggregateSpec().ParseYAML("interval: 0s\nwindow: 1h\nidle_timeout: 0s\nstate_topic: "+topic+"_janelas\n", nil)
+		conf, err := aggregateSpec().ParseYAML("interval: 0s\nwindow: 1h\nidle_timeout: 0s\nstate_topic: "+topic+"_janelas\n"+extra, nil)
 		require.NoError(t, err)
 		b, err := newSalesAggregateFromConfig(conf, mgr)
 		require.NoError(t, err)
@@ -216,28 +284,42 @@ func TestWindowsAcrossRestarts(t *testing.T) {
 	}
 	log := &windowLog{t: t, last: map[int64]*WindowTotals{}}
 	finals := map[int64]int{}
-	countFinals := func(batch service.MessageBatch) {
+	var snap dedupeSnap
+	take := func(batch service.MessageBatch) {
+		log.take(batch)
 		for _, m := range batch {
+			raw, _ := m.AsBytes()
 			if k, _ := m.MetaGet(MetaWindow); k == "final" {
-				data, _ := m.AsBytes()
-				w, err := ParseWindow(data)
+				w, err := ParseWindow(raw)
 				require.NoError(t, err)
 				finals[w.Start.Unix()]++
+			}
+			if v, _ := m.MetaGet(MetaSnapshot); v == "true" {
+				var doc struct {
+					Duplicados int64 `json:"duplicados"`
+				}
+				require.NoError(t, json.Unmarshal(raw, &doc))
+				s, err := ParseSnapshot(raw)
+				require.NoError(t, err)
+				snap = dedupeSnap{Orders: s.Orders, Value: s.Value, dups: doc.Duplicados}
 			}
 		}
 	}
 	for round := range 4 {
 		b, start := member()
-		stop := len(data[0])
-		if round < 3 {
-			stop = min(int(start.Offset)+500+rng.IntN(800), len(data[0]))
+		stop := len(data)
+		switch {
+		case round < 3 && stops != nil:
+			stop = stops[round]
+		case round < 3:
+			stop = min(int(start.Offset)+500+rng.IntN(800), len(data))
 		}
 		for off := int(start.Offset); off < stop; {
 			n := min(1+rng.IntN(150), stop-off)
 			acks := newAckRecorder()
 			var batch service.MessageBatch
 			for o := off; o < off+n; o++ {
-				batch = append(batch, assignedMsg(data[0][o], topic, 0, int64(o), start.Assignment))
+				batch = append(batch, assignedMsg(data[o], topic, 0, int64(o), start.Assignment))
 			}
 			require.NoError(t, b.WriteBatch(ctx, batch, acks.fn(nil)))
 			acks.wait(t, 1)
@@ -245,8 +327,7 @@ func TestWindowsAcrossRestarts(t *testing.T) {
 			b.mu.Lock()
 			out, ack, ok := b.emitWithWindowsLocked(false)
 			if ok {
-				log.take(out)
-				countFinals(out)
+				take(out)
 				require.NoError(t, ack(ctx, nil))
 			}
 		}
@@ -277,15 +358,14 @@ func TestWindowsAcrossRestarts(t *testing.T) {
 				break
 			}
 			require.NoError(t, err)
-			log.take(batch)
-			countFinals(batch)
+			take(batch)
 			require.NoError(t, ack(ctx, nil))
 		}
 	}
-	assertWindows(t, b0spec(t), log.last, orders)
 	for s, n := range finals {
 		assert.Equal(t, 1, n, "window %s emitted as final once across the restarts", window.Label(s))
 	}
+	return log.last, snap
 }
 
 func b0spec(t *testing.T) window.Spec {

@@ -29,6 +29,8 @@ type Order struct {
 	Items    []Item
 	Total    Cents
 	SoldAt   LocalTime
+	// IDHash is a hash of ID, set by a Decoder with HashID.
+	IDHash uint64
 }
 
 // ItemsTotal is the exact sum of quantity × unit price over the items.
