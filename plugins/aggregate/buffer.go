@@ -62,7 +62,10 @@ type livePart struct {
 	// per offset.
 	unacked map[int64]int
 	live    bool // false once revoked: kept until its last write
-	dirty   bool // changed since its last write
+	// assignedAt is when it was installed: with windows, a partition with
+	// nothing counted yet holds the watermark back for idle_timeout from it.
+	assignedAt time.Time
+	dirty      bool // changed since its last write
 }
 
 // dlqFrom is the lowest offset whose rejected record may not have reached
@@ -528,6 +531,7 @@ func (b *salesAggregate) install(lp *livePart) {
 	if lp.unacked == nil {
 		lp.unacked = map[int64]int{}
 	}
+	lp.assignedAt = b.now()
 	b.parts[lp.tp] = lp
 	b.last = nil
 	b.mOwned.Set(int64(b.ownedLocked()))

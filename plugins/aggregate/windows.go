@@ -334,9 +334,11 @@ func (c *combinedWindow) add(name string, units, orders int64, value order.Cents
 type windowSource struct {
 	tp       TopicPartition
 	maxEvent int64
-	own      *partWindows
-	names    func(int32) string
-	state    *partitionState
+	// assignedAt is set for a partition counted here: when it was assigned.
+	assignedAt time.Time
+	own        *partWindows
+	names      func(int32) string
+	state      *partitionState
 }
 
 func (src *windowSource) each(fn func(start, orders, late int64, value order.Cents)) {
@@ -397,11 +399,11 @@ func combine(srcs []windowSource, start, end int64) *combinedWindow {
 // state topic.
 func (b *salesAggregate) windowSourcesLocked() []windowSource {
 	var out []windowSource
-	ownAgg := func(tp TopicPartition, a *Aggregator) {
-		out = append(out, windowSource{tp: tp, maxEvent: a.win.maxEvent, own: a.win, names: func(i int32) string { return a.products[i].Name }})
+	ownAgg := func(tp TopicPartition, a *Aggregator, assignedAt time.Time) {
+		out = append(out, windowSource{tp: tp, maxEvent: a.win.maxEvent, assignedAt: assignedAt, own: a.win, names: func(i int32) string { return a.products[i].Name }})
 	}
 	if b.mem.win != nil && (len(b.mem.win.wins) > 0 || b.mem.win.maxEvent != noTime) {
-		ownAgg(TopicPartition{Partition: -1}, b.mem)
+		ownAgg(TopicPartition{Partition: -1}, b.mem, time.Time{})
 	}
 	for _, lp := range b.parts {
 		if !lp.live && b.cl != nil {
@@ -409,7 +411,11 @@ func (b *salesAggregate) windowSourcesLocked() []windowSource {
 				continue
 			}
 		}
-		ownAgg(lp.tp, lp.agg)
+		var at time.Time
+		if lp.live {
+			at = lp.assignedAt
+		}
+		ownAgg(lp.tp, lp.agg, at)
 	}
 	if b.cl != nil {
 		b.cl.each(func(s *partitionState) {
@@ -424,13 +430,20 @@ func (b *salesAggregate) windowSourcesLocked() []windowSource {
 
 // watermarkLocked is the stream's watermark now: per partition that has
 // data, its greatest event time less allowed_lateness; the smallest over the
-// partitions not idle, or, when every one is idle, the greatest.
+// partitions not idle, or, when every one is idle, the greatest. A partition
+// assigned here with nothing counted yet holds it back for idle_timeout from
+// its assignment: a consumer catching up on a backlog does not close windows
+// before it has read every partition.
 func (b *salesAggregate) watermarkLocked(srcs []windowSource, now time.Time) int64 {
 	sh := b.win
 	low, high := int64(math.MaxInt64), int64(noTime)
+	held := false
 	for i := range srcs {
 		src := &srcs[i]
 		if src.maxEvent == noTime {
+			if sh.conf.idle > 0 && !src.assignedAt.IsZero() && now.Sub(src.assignedAt) < sh.conf.idle {
+				held = true
+			}
 			continue
 		}
 		var last time.Time
@@ -454,7 +467,10 @@ func (b *salesAggregate) watermarkLocked(srcs []windowSource, now time.Time) int
 		}
 		low = min(low, wm)
 	}
-	if low == math.MaxInt64 {
+	switch {
+	case held:
+		return noTime
+	case low == math.MaxInt64:
 		return high
 	}
 	return low

@@ -451,3 +451,34 @@ func TestTooOldIsRejected(t *testing.T) {
 	assert.Equal(t, int64(1), w.Orders)
 	assert.Equal(t, 1, log.last[time.Date(2026, 11, 24, 10, 0, 0, 0, order.SaoPaulo).Unix()].Revision, "10:00 was not amended")
 }
+
+// TestUnreadPartitionHoldsTheWatermark: a partition assigned with nothing
+// counted yet holds the watermark back for idle_timeout, so that a consumer
+// catching up does not close windows before it read every partition; after
+// that it counts as idle.
+func TestUnreadPartitionHoldsTheWatermark(t *testing.T) {
+	b := newTestBuffer(t, "interval: 0s\nwindow: 1h\nallowed_lateness: 0s\nidle_timeout: 10s\n")
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	b.now = func() time.Time { return now }
+	ctx := context.Background()
+	starts, err := b.Assign(ctx, testTopic, [16]byte{1}, []int32{0, 1})
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(6, 6))
+	catalog := smallCatalog(rng, 3)
+	var batch service.MessageBatch
+	for i, h := range []uint8{10, 11, 12} {
+		o := randomOrder(rng, catalog, i)
+		o.SoldAt = order.LocalTime{Year: 2026, Month: 11, Day: 24, Hour: h}
+		batch = append(batch, assignedMsg(o.AppendJSON(nil), testTopic, 0, int64(i), starts[0].Assignment))
+	}
+	require.NoError(t, b.WriteBatch(ctx, batch, func(context.Context, error) error { return nil }))
+	log := &windowLog{t: t, last: map[int64]*WindowTotals{}}
+	tick(t, b, log)
+	assert.Empty(t, log.last, "partition 1, assigned 0s ago and not read yet, holds the windows back")
+	now = now.Add(9 * time.Second)
+	tick(t, b, log)
+	assert.Empty(t, log.last, "still within idle_timeout")
+	now = now.Add(2 * time.Second)
+	tick(t, b, log)
+	assert.Len(t, log.last, 2, "partition 1 is idle now: 10:00 and 11:00 close at partition 0's watermark, 12:00")
+}
