@@ -412,3 +412,88 @@ func TestDashboardWith10000Products(t *testing.T) {
 	waitPage(t, tab, 10*time.Second, "the next order", func(p pageState) bool { return p.Pedidos == grouped(products+1) })
 	assert.Empty(t, br.errors(), "no console errors, exceptions or dialogs")
 }
+
+// orderAt is a valid order of one line sold at hh:mm on 24/11/2026.
+func orderAt(id, name string, hh, mm uint8, price order.Cents) []byte {
+	o := &order.Order{
+		ID: id, Customer: "529.982.247-25",
+		SoldAt: order.LocalTime{Year: 2026, Month: 11, Day: 24, Hour: hh, Minute: mm},
+		Items:  []order.Item{{Name: name, Quantity: 1, UnitPrice: price}},
+	}
+	o.Total = o.ItemsTotal()
+	return o.AppendJSON(nil)
+}
+
+const readWindows = `JSON.stringify({
+  hidden: document.getElementById("janelas-painel").hidden,
+  rows: [...document.querySelectorAll("#janelas > tr")].map(tr => [tr.dataset.janela, ...[...tr.children].map(td => td.textContent)]),
+})`
+
+// TestDashboardShowsWindows: with consume-janelas.yaml the page shows the
+// window still open and the last one closed, and an amendment without a
+// reload when a late order comes.
+func TestDashboardShowsWindows(t *testing.T) {
+	br := newBrowser(t)
+	brokers := kafkatest.Brokers(t)
+	topic := kafkatest.CreateTopic(t, brokers, 1)
+	kafkatest.CreateNamedTopic(t, brokers, topic+"_dlq", 1)
+	produceRecords(t, brokers, topic,
+		orderAt("w-1", "Caneca", 10, 5, 1990),
+		orderAt("w-2", "Mouse", 10, 40, 5990),
+		orderAt("w-3", "Mouse", 11, 30, 5990))
+	addr := freeAddr(t)
+	kafkatest.StartProcess(t, "consume-janelas", map[string]string{
+		"KAFKA_BROKERS": brokers, "KAFKA_TOPIC": topic, "KAFKA_CONSUMER_GROUP": "g-" + topic,
+		"OUTPUT_FORMAT": "json", "AGGREGATE_INTERVAL": "200ms", "WINDOW_IDLE": "30s",
+		"CONSUME_HTTP_ADDRESS": addr, "LOG_LEVEL": "WARN",
+	}, kafkatest.Binary(t), "-c", kafkatest.ConfigPath("consume-janelas.yaml"))
+	snapshotWith(t, "http://"+addr, 3)
+
+	tab := br.tab(t, 1280, 800, false)
+	require.NoError(t, chromedp.Do(tab, chromedp.Navigate("http://"+addr+"/")))
+	type windowsState struct {
+		Hidden bool       `json:"hidden"`
+		Rows   [][]string `json:"rows"`
+	}
+	readW := func() windowsState {
+		raw, err := chromedp.Run(tab, chromedp.Evaluate[string](readWindows))
+		require.NoError(t, err)
+		var w windowsState
+		require.NoError(t, json.Unmarshal([]byte(raw), &w), raw)
+		return w
+	}
+	wait := func(what string, cond func(windowsState) bool) windowsState {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			w := readW()
+			if cond(w) {
+				return w
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the page did not show %s; it shows %+v", what, w)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// Watermark 11:20 (11:30 less 10m): 10:00 is final, 11:00 open.
+	w := wait("the open and the closed window", func(w windowsState) bool { return !w.Hidden && len(w.Rows) == 2 })
+	require.Len(t, w.Rows[0], 7)
+	assert.Equal(t, "aberta", w.Rows[0][0])
+	assert.Equal(t, []string{"aberta", "1", "0", reais(5990), "Mouse"}, w.Rows[0][2:])
+	assert.Equal(t, "fechada", w.Rows[1][0])
+	assert.Equal(t, []string{"final", "2", "0", reais(7980), "Mouse, Caneca"}, w.Rows[1][2:])
+
+	// A late order for 10:00: the closed window is amended on the page.
+	_, err := chromedp.Run(tab, chromedp.Evaluate[bool](`window.__semRecarga = true`))
+	require.NoError(t, err)
+	produceRecords(t, brokers, topic, orderAt("w-4", "Caneca", 10, 20, 1990))
+	sent := time.Now()
+	w = wait("the amendment", func(w windowsState) bool { return len(w.Rows) == 2 && w.Rows[1][2] == "revisão 2" })
+	t.Logf("the page showed the amendment %v after the late order was written", time.Since(sent).Round(time.Millisecond))
+	assert.Equal(t, []string{"revisão 2", "3", "1", reais(9970), "Mouse, Caneca"}, w.Rows[1][2:])
+	marca, err := chromedp.Run(tab, chromedp.Evaluate[bool](`window.__semRecarga === true`))
+	require.NoError(t, err)
+	assert.True(t, marca, "the page was not reloaded")
+	assert.Empty(t, br.errors(), "no console errors, exceptions or dialogs")
+}
