@@ -249,7 +249,7 @@ func (a *Aggregator) Rejection(data []byte, at int64) error {
 	}
 	if a.win != nil {
 		if _, ok := a.win.tooOld[at]; ok {
-			return fmt.Errorf("%s: the sale at %s was older than the windows kept when the record was first counted (it went to the rejected records then)",
+			return fmt.Errorf("%s: the sale at %s was older than the windows kept, or too far ahead of the clock, when the record was first counted (it went to the rejected records then)",
 				order.FieldSoldAt, a.o.SoldAt)
 		}
 		if a.win.dedupe != nil {

@@ -630,6 +630,9 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 	}
 
 	var c batchCounts
+	if b.win != nil {
+		b.win.now = b.now().Unix()
+	}
 	for _, m := range batch {
 		if bulk, intact, ok := kafka.BulkOf(m); ok {
 			if !intact {

@@ -19,6 +19,7 @@ const (
 	fieldIdle       = "idle_timeout"
 	fieldRetention  = "retention"
 	fieldDedupe     = "dedupe"
+	fieldMaxFuture  = "max_future"
 )
 
 // Metadata keys set on the messages sales_aggregate emits.
@@ -126,6 +127,10 @@ With `+"`state_topic`"+`, a partition's windows, its greatest event time and wha
 				Description("How long after it is final a window is kept, taking in late orders as amendments; after that it is evicted, and an order whose windows were all evicted goes to the rejected records with a reason. Accepts days (`7d`).").
 				Default("7d").
 				Example("2d").Example("12h"),
+			service.NewStringField(fieldMaxFuture).
+				Description("With `window`, an order whose event time is further than this ahead of this consumer's clock is rejected with a reason: counted, one order stamped years ahead would move the watermark there, close every window and make every order after it too old. Raise it (or `0s`: no limit) when a simulated clock runs ahead of the real one.").
+				Default("24h").
+				Example("1h").Example("0s").Advanced(),
 			service.NewBoolField(fieldDedupe).
 				Description("Count an `id_ordem` once: an order whose id was counted already in its partition, within the watermark's horizon, is left out of the totals and the windows and counted in `duplicados` (as Spark's dropDuplicatesWithinWatermark). An id is remembered until the watermark passes the later of its event time and its partition's watermark when it came, plus `allowed_lateness`; a copy that comes later is counted. Copies must land in one partition: key the records by `id_ordem`, as produce.yaml does. Needs `window` (its watermark bounds what is remembered). With `state_topic` exactly once across crashes: a restore reads the partition again from the oldest id still remembered.").
 				Default(false).

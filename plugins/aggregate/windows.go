@@ -30,6 +30,7 @@ type windowConf struct {
 	idle      time.Duration // idle_timeout; 0: a partition is never idle
 	retention int64         // seconds a window is kept after it closed
 	dedupe    bool          // count an id_ordem once within the watermark's horizon
+	maxFuture int64         // seconds an event time may be ahead of the clock; 0: any
 }
 
 // windowShared is what every partition of one buffer shares: how far windows
@@ -41,6 +42,8 @@ type windowShared struct {
 	// emitted is, per window start, its last emission.
 	emitted map[int64]emittedWindow
 	starts  []int64 // scratch for window.Spec.Windows
+	// now is the clock (Unix seconds) when the batch being counted came.
+	now int64
 	// seen remembers, per partition counted elsewhere, its greatest event
 	// time and when it last grew, for idleness.
 	seen map[TopicPartition]seenEvent
@@ -130,6 +133,10 @@ func newPartWindows(sh *windowShared) *partWindows {
 // check refuses an order whose every window is past retention.
 func (w *partWindows) check(t int64) error {
 	sh := w.sh
+	if sh.conf.maxFuture > 0 && sh.now != 0 && t > sh.now+sh.conf.maxFuture {
+		return fmt.Errorf("%s: the sale at %s is %s ahead of this consumer's clock (%s), more than field %s allows (%s): counted, it would close every window before it",
+			order.FieldSoldAt, window.Label(t), time.Duration(t-sh.now)*time.Second, window.Label(sh.now), fieldMaxFuture, time.Duration(sh.conf.maxFuture)*time.Second)
+	}
 	if sh.closed == noTime {
 		return nil
 	}
@@ -843,7 +850,7 @@ func windowConfFrom(conf *service.ParsedConfig) (*windowConf, error) {
 		return nil, err
 	}
 	durs := map[string]time.Duration{}
-	for _, f := range []string{fieldWindow, fieldSlide, fieldLateness, fieldIdle, fieldRetention} {
+	for _, f := range []string{fieldWindow, fieldSlide, fieldLateness, fieldIdle, fieldRetention, fieldMaxFuture} {
 		v, err := str(f)
 		if err != nil {
 			return nil, err
@@ -874,13 +881,14 @@ func windowConfFrom(conf *service.ParsedConfig) (*windowConf, error) {
 		return nil, err
 	}
 	c := &windowConf{spec: spec, idle: durs[fieldIdle], dedupe: dedupe}
-	for _, f := range []string{fieldLateness, fieldRetention} {
+	for _, f := range []string{fieldLateness, fieldRetention, fieldMaxFuture} {
 		if d := durs[f]; d%time.Second != 0 {
 			return nil, fmt.Errorf("field %s: %v is not a whole number of seconds (event times are to the second)", f, d)
 		}
 	}
 	c.lateness = int64(durs[fieldLateness] / time.Second)
 	c.retention = int64(durs[fieldRetention] / time.Second)
+	c.maxFuture = int64(durs[fieldMaxFuture] / time.Second)
 	if c.retention < c.lateness {
 		return nil, fmt.Errorf("field %s: %v is shorter than field %s (%v): windows would be evicted before late orders may still arrive", fieldRetention, durs[fieldRetention], fieldLateness, durs[fieldLateness])
 	}

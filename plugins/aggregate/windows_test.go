@@ -482,3 +482,38 @@ func TestUnreadPartitionHoldsTheWatermark(t *testing.T) {
 	tick(t, b, log)
 	assert.Len(t, log.last, 2, "partition 1 is idle now: 10:00 and 11:00 close at partition 0's watermark, 12:00")
 }
+
+// TestFarFutureIsRejected: one order stamped years ahead would move the
+// watermark there and make every later order too old; it is rejected with
+// a reason instead, and the windows go on.
+func TestFarFutureIsRejected(t *testing.T) {
+	b := newTestBuffer(t, "interval: 0s\nwindow: 1h\nallowed_lateness: 0s\nidle_timeout: 0s\n")
+	b.now = func() time.Time { return time.Date(2026, 12, 2, 10, 0, 0, 0, order.SaoPaulo) }
+	rng := rand.New(rand.NewPCG(8, 8))
+	catalog := smallCatalog(rng, 3)
+	mk := func(i int, lt order.LocalTime) []byte {
+		o := randomOrder(rng, catalog, i)
+		o.SoldAt = lt
+		return o.AppendJSON(nil)
+	}
+	ctx := context.Background()
+	nop := func(context.Context, error) error { return nil }
+	require.NoError(t, b.WriteBatch(ctx, service.MessageBatch{
+		kafkaMsg(mk(0, order.LocalTime{Year: 2026, Month: 12, Day: 1, Hour: 10}), testTopic, 0, 0),
+		kafkaMsg(mk(1, order.LocalTime{Year: 2099, Month: 12, Day: 1, Hour: 10}), testTopic, 0, 1),
+		kafkaMsg(mk(2, order.LocalTime{Year: 2026, Month: 12, Day: 3, Hour: 9}), testTopic, 0, 2),
+		kafkaMsg(mk(3, order.LocalTime{Year: 2026, Month: 12, Day: 1, Hour: 11}), testTopic, 0, 3),
+	}, nop))
+	batch, ack := readReady(t, b)
+	require.Len(t, batch, 1, "the order of 2099 is rejected; the one 23h ahead is not")
+	reason, _ := batch[0].MetaGet(MetaRejectedReason)
+	assert.Contains(t, reason, "data_hora_venda: the sale at 2099-12-01T10:00:00-03:00 is")
+	assert.Contains(t, reason, "ahead of this consumer's clock (2026-12-02T10:00:00-03:00), more than field max_future allows (24h0m0s)")
+	require.NoError(t, ack(ctx, nil))
+	log := &windowLog{t: t, last: map[int64]*WindowTotals{}}
+	tick(t, b, log)
+	w := log.last[time.Date(2026, 12, 1, 10, 0, 0, 0, order.SaoPaulo).Unix()]
+	require.NotNil(t, w, "01/12 10:00 closed at the watermark of 03/12 09:00")
+	assert.Equal(t, int64(1), w.Orders)
+	require.NotNil(t, log.last[time.Date(2026, 12, 1, 11, 0, 0, 0, order.SaoPaulo).Unix()], "and 11:00, counted after the rejected one")
+}
