@@ -162,7 +162,11 @@ func (a *Aggregator) Apply(r *Record) (Outcome, error) {
 	}
 	if err == nil && a.win != nil {
 		a.winAt = a.o.SoldAt.Unix()
-		if err = a.win.check(a.winAt); err != nil {
+		err = a.win.check(a.winAt)
+		if err == nil {
+			err = a.win.checkSlots(a.winAt, a.slotsNeeded())
+		}
+		if err != nil {
 			a.win.tooOld[a.cur] = struct{}{}
 		} else if a.win.dedupe != nil && a.win.duplicate(a.o.IDHash, a.cur, a.winAt, false) {
 			a.changed = true
@@ -231,6 +235,21 @@ func (a *Aggregator) checkProductsAt(o *order.Order, at int64) error {
 			order.FieldProducts, added, counted, a.MaxProducts)
 	}
 	return nil
+}
+
+// slotsNeeded is one more than the highest product index the order being
+// applied will have: what a window's product slots must reach.
+func (a *Aggregator) slotsNeeded() int {
+	need, added := 0, 0
+	for i := range a.o.Items {
+		if idx, ok := a.index[a.o.Items[i].Name]; ok {
+			need = max(need, int(idx)+1)
+		} else {
+			added++
+			need = max(need, len(a.products)+added)
+		}
+	}
+	return need
 }
 
 // Rejection says why the record would be rejected if it were counted now at

@@ -20,6 +20,10 @@ import (
 // "revisao" for an amendment.
 const MetaWindow = "sales_window"
 
+// maxWindowSlots bounds max_window_products: at up to about 30 bytes per
+// slot in a state record, 500 000 stay under the state topic's 16 MiB.
+const maxWindowSlots = 500_000
+
 // noTime marks an event time or a watermark not known yet.
 const noTime = math.MinInt64
 
@@ -31,6 +35,7 @@ type windowConf struct {
 	retention int64         // seconds a window is kept after it closed
 	dedupe    bool          // count an id_ordem once within the watermark's horizon
 	maxFuture int64         // seconds an event time may be ahead of the clock; 0: any
+	maxSlots  int           // max_window_products: product slots over a partition's windows
 }
 
 // windowShared is what every partition of one buffer shares: how far windows
@@ -88,6 +93,9 @@ type partWindows struct {
 	curStarts            []int64
 
 	dedupe *dedupeSet // nil without dedupe
+	// slots is the number of product slots over the windows (the sum of
+	// their len(prods)): what memory and the state record grow with.
+	slots int
 }
 
 // duplicate reports whether the order with id hash h, at offset off and
@@ -150,6 +158,38 @@ func (w *partWindows) check(t int64) error {
 		time.Duration(sh.conf.retention)*time.Second, window.Label(sh.closed))
 }
 
+// checkSlots refuses an order at event time t that would take the product
+// slots of the partition's windows past max_window_products, when its
+// products have indexes below need. A window's slots grow to its highest
+// product index, so need is a bound, not the exact growth.
+func (w *partWindows) checkSlots(t int64, need int) error {
+	sh := w.sh
+	perOrder := 1 // windows an order is in, at most
+	if sh.conf.spec.Hopping() {
+		perOrder = int(sh.conf.spec.Size / sh.conf.spec.Slide)
+	}
+	if w.slots+need*perOrder <= sh.conf.maxSlots {
+		return nil // the hot path: far from the limit
+	}
+	growth := 0
+	sh.starts = sh.conf.spec.Windows(sh.starts[:0], t)
+	for _, s := range sh.starts {
+		if sh.evicted(s) {
+			continue
+		}
+		have := 0
+		if wt := w.wins[s]; wt != nil {
+			have = len(wt.prods)
+		}
+		growth += max(need-have, 0)
+	}
+	if growth == 0 || w.slots+growth <= sh.conf.maxSlots {
+		return nil
+	}
+	return fmt.Errorf("%s: the windows of this partition hold %d product slots (%d windows), and this order would take them past the limit of field %s (%d): a partition's windows are one Kafka record and stay in memory",
+		order.FieldProducts, w.slots, len(w.wins), fieldMaxSlots, sh.conf.maxSlots)
+}
+
 // windowsOf returns the windows the order at event time t counts in,
 // creating them, with their starts in w.curStarts.
 func (w *partWindows) windowsOf(t int64) []*winTotals {
@@ -184,8 +224,9 @@ func (w *partWindows) forget() {
 	if w.dedupe != nil {
 		w.dedupe.forget(w.sh.closed, w.sh.conf.lateness)
 	}
-	for s := range w.wins {
+	for s, wt := range w.wins {
 		if w.sh.evicted(s) {
+			w.slots -= len(wt.prods)
 			delete(w.wins, s)
 		}
 	}
@@ -203,6 +244,7 @@ func (w *partWindows) addOrder(o *order.Order, t int64, idx []int32, first []boo
 			it := &o.Items[i]
 			pi := int(idx[i])
 			if pi >= len(wt.prods) {
+				w.slots += pi + 1 - len(wt.prods)
 				wt.prods = append(wt.prods, make([]winProd, pi+1-len(wt.prods))...)
 			}
 			p := &wt.prods[pi]
@@ -304,6 +346,7 @@ func (w *partWindows) restore(s *partitionState) {
 		wt := &winTotals{orders: sw.Orders, late: sw.Late, value: sw.Value}
 		for _, p := range sw.Prods {
 			if int(p.Idx) >= len(wt.prods) {
+				w.slots += int(p.Idx) + 1 - len(wt.prods)
 				wt.prods = append(wt.prods, make([]winProd, int(p.Idx)+1-len(wt.prods))...)
 			}
 			wt.prods[p.Idx] = winProd{units: p.Units, orders: p.Orders, value: p.Value}
@@ -880,7 +923,14 @@ func windowConfFrom(conf *service.ParsedConfig) (*windowConf, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &windowConf{spec: spec, idle: durs[fieldIdle], dedupe: dedupe}
+	maxSlots, err := conf.FieldInt(fieldMaxSlots)
+	if err != nil {
+		return nil, err
+	}
+	if maxSlots < 1 || maxSlots > maxWindowSlots {
+		return nil, fmt.Errorf("field %s: %d is not from 1 to %d (a partition's windows must fit in one record of the state topic)", fieldMaxSlots, maxSlots, maxWindowSlots)
+	}
+	c := &windowConf{spec: spec, idle: durs[fieldIdle], dedupe: dedupe, maxSlots: maxSlots}
 	for _, f := range []string{fieldLateness, fieldRetention, fieldMaxFuture} {
 		if d := durs[f]; d%time.Second != 0 {
 			return nil, fmt.Errorf("field %s: %v is not a whole number of seconds (event times are to the second)", f, d)

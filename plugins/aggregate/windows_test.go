@@ -517,3 +517,57 @@ func TestFarFutureIsRejected(t *testing.T) {
 	assert.Equal(t, int64(1), w.Orders)
 	require.NotNil(t, log.last[time.Date(2026, 12, 1, 11, 0, 0, 0, order.SaoPaulo).Unix()], "and 11:00, counted after the rejected one")
 }
+
+// TestWindowProductLimit: made-up products over many windows cannot grow a
+// partition's windows past max_window_products; the order that would is
+// rejected with a reason, and evicted windows give their slots back.
+func TestWindowProductLimit(t *testing.T) {
+	b := newTestBuffer(t, "interval: 0s\nwindow: 1h\nallowed_lateness: 0s\nidle_timeout: 10s\nretention: 1h\nmax_window_products: 20\n")
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, order.SaoPaulo)
+	b.now = func() time.Time { return now }
+	rng := rand.New(rand.NewPCG(9, 9))
+	mk := func(i int, hour uint8, name string) []byte {
+		o := &order.Order{ID: fmt.Sprintf("o-%d", i), Customer: validCPF(rng), SoldAt: order.LocalTime{Year: 2026, Month: 12, Day: 1, Hour: hour},
+			Items: []order.Item{{Name: name, Quantity: 1, UnitPrice: 100}}}
+		o.Total = o.ItemsTotal()
+		return o.AppendJSON(nil)
+	}
+	ctx := context.Background()
+	nop := func(context.Context, error) error { return nil }
+	reasons := func() []string {
+		out, ack := readReady(t, b)
+		var rs []string
+		for _, m := range out {
+			r, _ := m.MetaGet(MetaRejectedReason)
+			rs = append(rs, r)
+		}
+		if ack != nil {
+			require.NoError(t, ack(ctx, nil))
+		}
+		return rs
+	}
+	var batch service.MessageBatch
+	// Partition 0: window 10:00 gets products 0..9 (10 slots), window 11:00
+	// product 9 (slots 0..9: 10 more): 20, the limit.
+	for i := range 10 {
+		batch = append(batch, kafkaMsg(mk(i, 10, fmt.Sprintf("p%02d", i)), testTopic, 0, int64(i)))
+	}
+	batch = append(batch, kafkaMsg(mk(10, 11, "p09"), testTopic, 0, 10))
+	// A new product in 11:00 would make it 21.
+	batch = append(batch, kafkaMsg(mk(11, 11, "p10"), testTopic, 0, 11))
+	require.NoError(t, b.WriteBatch(ctx, batch, nop))
+	rs := reasons()
+	require.Len(t, rs, 1)
+	assert.Contains(t, rs[0], "produtos: the windows of this partition hold 20 product slots (2 windows)")
+	assert.Contains(t, rs[0], "field max_window_products (20)")
+
+	// Partition 1 reaches 13:00; partition 0 goes idle: the watermark is
+	// 13:00, which evicts partition 0's windows (retention 1h after their end).
+	log := &windowLog{t: t, last: map[int64]*WindowTotals{}}
+	tick(t, b, log)
+	require.NoError(t, b.WriteBatch(ctx, service.MessageBatch{kafkaMsg(mk(12, 13, "q00"), testTopic, 1, 0)}, nop))
+	now = now.Add(11 * time.Second)
+	tick(t, b, log)
+	require.NoError(t, b.WriteBatch(ctx, service.MessageBatch{kafkaMsg(mk(13, 13, "p10"), testTopic, 0, 12)}, nop))
+	assert.Empty(t, reasons(), "the slots of the evicted windows are free again")
+}
