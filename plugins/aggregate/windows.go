@@ -123,6 +123,10 @@ type winTotals struct {
 	orders, late int64
 	value        order.Cents
 	prods        []winProd // by the partition's product index
+	// st is the window as the last state record wrote it, with its JSON;
+	// nil once the window changed. Most windows of a partition do not
+	// change between two writes, so each write encodes few of them.
+	st *stateWindow
 }
 
 type winProd struct {
@@ -240,6 +244,7 @@ func (w *partWindows) addOrder(o *order.Order, t int64, idx []int32, first []boo
 	wins := w.windowsOf(t)
 	sh := w.sh
 	for k, wt := range wins {
+		wt.st = nil
 		for i := range o.Items {
 			it := &o.Items[i]
 			pi := int(idx[i])
@@ -273,6 +278,7 @@ type stateWindow struct {
 	Orders, Late int64
 	Value        order.Cents
 	Prods        []stateWinProd
+	enc          []byte // its JSON in a state record, when known
 }
 
 type stateWinProd struct {
@@ -292,13 +298,17 @@ type stateMark struct {
 func (w *partWindows) windowsState() []stateWindow {
 	out := make([]stateWindow, 0, len(w.wins))
 	for s, wt := range w.wins {
-		sw := stateWindow{Start: s, Orders: wt.orders, Late: wt.late, Value: wt.value}
-		for i, p := range wt.prods {
-			if p.units != 0 || p.orders != 0 {
-				sw.Prods = append(sw.Prods, stateWinProd{Idx: int32(i), Units: p.units, Orders: p.orders, Value: p.value})
+		if wt.st == nil {
+			sw := &stateWindow{Start: s, Orders: wt.orders, Late: wt.late, Value: wt.value}
+			for i, p := range wt.prods {
+				if p.units != 0 || p.orders != 0 {
+					sw.Prods = append(sw.Prods, stateWinProd{Idx: int32(i), Units: p.units, Orders: p.orders, Value: p.value})
+				}
 			}
+			sw.enc = appendStateWindow(nil, sw)
+			wt.st = sw // not changed after: a written state may hold it
 		}
-		out = append(out, sw)
+		out = append(out, *wt.st)
 	}
 	slices.SortFunc(out, func(a, b stateWindow) int { return cmpInt64(a.Start, b.Start) })
 	return out
@@ -775,30 +785,11 @@ func appendStateWindows(dst []byte, s *partitionState) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, `{"inicio":`...)
-		dst = strconv.AppendInt(dst, w.Start, 10)
-		dst = append(dst, `,"pedidos":`...)
-		dst = strconv.AppendInt(dst, w.Orders, 10)
-		dst = append(dst, `,"atrasados":`...)
-		dst = strconv.AppendInt(dst, w.Late, 10)
-		dst = append(dst, `,"centavos":`...)
-		dst = strconv.AppendInt(dst, int64(w.Value), 10)
-		dst = append(dst, `,"produtos":[`...)
-		for j, p := range w.Prods {
-			if j > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, '[')
-			dst = strconv.AppendInt(dst, int64(p.Idx), 10)
-			dst = append(dst, ',')
-			dst = strconv.AppendInt(dst, p.Units, 10)
-			dst = append(dst, ',')
-			dst = strconv.AppendInt(dst, p.Orders, 10)
-			dst = append(dst, ',')
-			dst = strconv.AppendInt(dst, int64(p.Value), 10)
-			dst = append(dst, ']')
+		if w.enc != nil {
+			dst = append(dst, w.enc...)
+		} else {
+			dst = appendStateWindow(dst, w)
 		}
-		dst = append(dst, "]}"...)
 	}
 	dst = append(dst, `],"emitidas":[`...)
 	for i, m := range s.Marks {
@@ -829,6 +820,35 @@ func appendStateWindows(dst []byte, s *partitionState) []byte {
 		dst = strconv.AppendInt(dst, off, 10)
 	}
 	return append(dst, ']')
+}
+
+// appendStateWindow writes one window of a state record.
+func appendStateWindow(dst []byte, w *stateWindow) []byte {
+	dst = append(dst, `{"inicio":`...)
+	dst = strconv.AppendInt(dst, w.Start, 10)
+	dst = append(dst, `,"pedidos":`...)
+	dst = strconv.AppendInt(dst, w.Orders, 10)
+	dst = append(dst, `,"atrasados":`...)
+	dst = strconv.AppendInt(dst, w.Late, 10)
+	dst = append(dst, `,"centavos":`...)
+	dst = strconv.AppendInt(dst, int64(w.Value), 10)
+	dst = append(dst, `,"produtos":[`...)
+	for j, p := range w.Prods {
+		if j > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '[')
+		dst = strconv.AppendInt(dst, int64(p.Idx), 10)
+		dst = append(dst, ',')
+		dst = strconv.AppendInt(dst, p.Units, 10)
+		dst = append(dst, ',')
+		dst = strconv.AppendInt(dst, p.Orders, 10)
+		dst = append(dst, ',')
+		dst = strconv.AppendInt(dst, int64(p.Value), 10)
+		dst = append(dst, ']')
+	}
+	dst = append(dst, "]}"...)
+	return dst
 }
 
 // parseStateWindows reads the window fields of a state record into s.
