@@ -167,7 +167,9 @@ func (a *Aggregator) Apply(r *Record) (Outcome, error) {
 			err = a.win.checkSlots(a.winAt, a.slotsNeeded())
 		}
 		if err != nil {
-			a.win.tooOld[a.cur] = struct{}{}
+			if a.win.sh.durable {
+				a.win.tooOld[a.cur] = struct{}{} // pruned by the state writes
+			}
 		} else if a.win.dedupe != nil && a.win.duplicate(a.o.IDHash, a.cur, a.winAt, false) {
 			a.changed = true
 			return Duplicate, nil

@@ -266,6 +266,7 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 	}
 	if wconf != nil {
 		b.win = newWindowShared(*wconf)
+		b.win.durable = stateTopic != ""
 	}
 	b.mem = b.newAgg()
 	b.view.init()

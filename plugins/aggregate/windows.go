@@ -49,6 +49,9 @@ type windowShared struct {
 	starts  []int64 // scratch for window.Spec.Windows
 	// now is the clock (Unix seconds) when the batch being counted came.
 	now int64
+	// durable: the state goes to a state topic, and a restore reads records
+	// again (tooOld is kept for them).
+	durable bool
 	// seen remembers, per partition counted elsewhere, its greatest event
 	// time and when it last grew, for idleness.
 	seen map[TopicPartition]seenEvent
