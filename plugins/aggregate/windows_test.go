@@ -571,3 +571,97 @@ func TestWindowProductLimit(t *testing.T) {
 	require.NoError(t, b.WriteBatch(ctx, service.MessageBatch{kafkaMsg(mk(13, 13, "p10"), testTopic, 0, 12)}, nop))
 	assert.Empty(t, reasons(), "the slots of the evicted windows are free again")
 }
+
+// TestWindowsMoveWithTheirPartition: two members and a state topic; a
+// partition moves from A to B mid-stream. Its windows go with it: the
+// windows both members printed, the latest revision of each, equal the
+// naive sums over both partitions.
+func TestWindowsMoveWithTheirPartition(t *testing.T) {
+	t.Cleanup(lifecycle.SetExit(func(code int) { t.Errorf("a member stopped the process (status %d)", code) }))
+	brokers := kafkatest.Brokers(t)
+	topic := kafkatest.CreateTopic(t, brokers, 2)
+	rng := rand.New(rand.NewPCG(10, 10))
+	data, orders := windowedStream(rng, 4000, 2, time.Date(2026, 11, 24, 0, 0, 0, 0, order.SaoPaulo))
+	cl := newClient(t, brokers)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for p := range data {
+		recs := make([]*kgo.Record, len(data[p]))
+		for i, v := range data[p] {
+			recs[i] = &kgo.Record{Topic: topic, Partition: int32(p), Value: v}
+		}
+		cl2, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		require.NoError(t, err)
+		require.NoError(t, cl2.ProduceSync(ctx, recs...).FirstErr())
+		cl2.Close()
+	}
+	ids, err := kafka.TopicIDs(ctx, cl, topic)
+	require.NoError(t, err)
+	member := func() *salesAggregate {
+		mgr := service.MockResources()
+		kafka.RegisterInput(mgr, &kafka.InputInfo{Group: "g", Topics: []string{topic}, ConnOpts: []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...)}})
+		conf, err := aggregateSpec().ParseYAML("interval: 0s\nwindow: 1h\nidle_timeout: 0s\nstate_topic: "+topic+"_janelas\n", nil)
+		require.NoError(t, err)
+		b, err := newSalesAggregateFromConfig(conf, mgr)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = b.Close(context.Background()) })
+		return b
+	}
+	log := &windowLog{t: t, last: map[int64]*WindowTotals{}}
+	count := func(b *salesAggregate, p int32, from, to int, assignment uint64) {
+		for off := from; off < to; {
+			n := min(1+rng.IntN(150), to-off)
+			acks := newAckRecorder()
+			var batch service.MessageBatch
+			for o := off; o < off+n; o++ {
+				batch = append(batch, assignedMsg(data[p][o], topic, p, int64(o), assignment))
+			}
+			require.NoError(t, b.WriteBatch(ctx, batch, acks.fn(nil)))
+			acks.wait(t, 1)
+			off += n
+			b.mu.Lock()
+			if out, ack, ok := b.emitWithWindowsLocked(false); ok {
+				log.take(out)
+				require.NoError(t, ack(ctx, nil))
+			}
+		}
+	}
+	a, b := member(), member()
+	starts, err := a.Assign(ctx, topic, ids[topic], []int32{0, 1})
+	require.NoError(t, err)
+	half := len(data[1]) / 2
+	count(a, 0, 0, len(data[0])/2, starts[0].Assignment)
+	count(a, 1, 0, half, starts[1].Assignment)
+	// Partition 1 moves to B: A writes it once more, B restores it.
+	a.Revoke(topic, []int32{1})
+	require.Eventually(t, func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		_, held := a.parts[TopicPartition{topic, 1}]
+		return !held
+	}, 30*time.Second, 10*time.Millisecond, "A wrote partition 1 once more and let it go")
+	startsB, err := b.Assign(ctx, topic, ids[topic], []int32{1})
+	require.NoError(t, err)
+	require.Equal(t, int64(half), startsB[1].Offset, "B reads on where A's state of partition 1 ends")
+	count(b, 1, half, len(data[1]), startsB[1].Assignment)
+	count(a, 0, len(data[0])/2, len(data[0]), starts[0].Assignment)
+	// B sees A's last write of partition 0, then the input ends.
+	wake(a.commitWake)
+	require.Eventually(t, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		s := b.cl.state(TopicPartition{topic, 0})
+		return s != nil && s.Next == int64(len(data[0]))
+	}, 30*time.Second, 10*time.Millisecond)
+	b.EndOfInput()
+	for {
+		out, ack, err := b.ReadBatch(ctx)
+		if err == service.ErrEndOfBuffer {
+			break
+		}
+		require.NoError(t, err)
+		log.take(out)
+		require.NoError(t, ack(ctx, nil))
+	}
+	assertWindows(t, b0spec(t), log.last, orders)
+}
