@@ -84,3 +84,24 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 	require.Equal(t, int64(3*len(pool)), counted, "every order of the three bulks was counted")
 	assert.Less(t, perBulk/float64(len(pool)), 0.01, "sales_aggregate allocates %.0f times for a bulk of %d orders", perBulk, len(pool))
 }
+
+// TestWindowedHotPathDoesNotAllocate: with hourly windows the path stays
+// free of allocations per order once its windows exist.
+func TestWindowedHotPathDoesNotAllocate(t *testing.T) {
+	pool := benchOrders(4096)
+	b := newTestBuffer(t, "interval: 0s\nwindow: 1h\n")
+	a := b.newAgg()
+	recs := make([]Record, len(pool))
+	for i, d := range pool {
+		recs[i] = Record{Data: d}
+		_, err := a.Apply(&recs[i])
+		require.NoError(t, err)
+	}
+	require.NotEmpty(t, a.win.wins, "the orders made windows")
+	i := 0
+	allocs := testing.AllocsPerRun(20000, func() {
+		_, _ = a.Apply(&recs[i%len(recs)])
+		i++
+	})
+	assert.Zero(t, allocs, "Aggregator.Apply with windows allocates per order")
+}
