@@ -637,9 +637,9 @@ func TestWindowsMoveWithTheirPartition(t *testing.T) {
 	require.Eventually(t, func() bool {
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		_, held := a.parts[TopicPartition{topic, 1}]
-		return !held
-	}, 30*time.Second, 10*time.Millisecond, "A wrote partition 1 once more and let it go")
+		s := a.cl.state(TopicPartition{topic, 1})
+		return s != nil && s.Next == int64(half)
+	}, 30*time.Second, 10*time.Millisecond, "A wrote partition 1 once more, and the state topic has it")
 	startsB, err := b.Assign(ctx, topic, ids[topic], []int32{1})
 	require.NoError(t, err)
 	require.Equal(t, int64(half), startsB[1].Offset, "B reads on where A's state of partition 1 ends")
