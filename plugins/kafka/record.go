@@ -14,10 +14,11 @@ import (
 // (topic, partition, and the timestamp of records produced in the same
 // millisecond) are boxed once here, so that a message costs only what differs.
 //
-// A message per record is the input's whole cost when it does not deliver in
-// bulk (kafka_franz -> drop: BenchmarkRecordMessages), and that cost is
-// allocations, so what can be is allocated a slab at a time: the contexts that
-// carry the positions and the bytes of the keys and header values.
+// Making a message per record is most of what the input itself costs when it
+// does not deliver in bulk (kafka_franz -> drop, BenchmarkRecordMessages), and
+// that cost is mostly allocations: what can be is allocated a slab at a time,
+// the contexts that carry the positions and the bytes of the keys and header
+// values.
 type recordMeta struct {
 	topic, partition any
 	tsMs             int64
@@ -29,8 +30,9 @@ type recordMeta struct {
 	background context.Context
 }
 
-// Slabs: 256 contexts (18 KiB) and 4 KiB of strings, the size of a few
-// fetched batches' keys; a longer string is allocated by itself.
+// Slabs: 256 contexts (18 KiB) and 4 KiB of strings (a hundred order IDs); a
+// string longer than textSlabMax is allocated by itself. A message kept keeps
+// its slabs, as it kept the slab of positions before.
 const (
 	ctxSlab     = 256
 	textSlab    = 4096
@@ -60,10 +62,10 @@ func (c *positionCtx) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// string returns b as a string whose bytes are in m's slab: no allocation per
+// str returns b as a string whose bytes are in m's slab: no allocation per
 // string. The slab's bytes are never written again once returned, so the
 // string stays as immutable as any other.
-func (m *recordMeta) string(b []byte) string {
+func (m *recordMeta) str(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
@@ -95,15 +97,15 @@ func (m *recordMeta) message(r *kgo.Record) *service.Message {
 	msg := service.NewMessageWithContext(c, r.Value)
 	for _, h := range r.Headers {
 		if _, reserved := reservedMeta[h.Key]; reserved {
-			msg.MetaSetMut(HeaderPrefix+h.Key, m.string(h.Value))
+			msg.MetaSetMut(HeaderPrefix+h.Key, m.str(h.Value))
 			continue
 		}
-		msg.MetaSetMut(h.Key, m.string(h.Value))
+		msg.MetaSetMut(h.Key, m.str(h.Value))
 	}
 	if ms := r.Timestamp.UnixMilli(); m.tsMsV == nil || ms != m.tsMs {
 		m.tsMs, m.tsMsV, m.tsUnixV = ms, ms, r.Timestamp.Unix()
 	}
-	msg.MetaSetMut(MetaKey, m.string(r.Key))
+	msg.MetaSetMut(MetaKey, m.str(r.Key))
 	msg.MetaSetMut(MetaTopic, m.topic)
 	msg.MetaSetMut(MetaPartition, m.partition)
 	msg.MetaSetMut(MetaOffset, int(r.Offset))
