@@ -16,9 +16,9 @@ import (
 //
 // Making a message per record is most of what the input itself costs when it
 // does not deliver in bulk (kafka_franz -> drop, BenchmarkRecordMessages), and
-// that cost is mostly allocations: what can be is allocated a slab at a time,
-// the contexts that carry the positions and the bytes of the keys and header
-// values.
+// that cost is mostly allocations and reading the record: the contexts that
+// carry the positions are allocated a slab at a time, and the key and header
+// values are not copied (sharedString).
 type recordMeta struct {
 	topic, partition any
 	tsMs             int64
@@ -26,18 +26,12 @@ type recordMeta struct {
 
 	pos        Position // topic, topic ID, partition and assignment of every record
 	ctxs       []positionCtx
-	text       []byte // the strings' bytes: only appended to, never rewritten
 	background context.Context
 }
 
-// Slabs: 256 contexts (18 KiB) and 4 KiB of strings (a hundred order IDs); a
-// string longer than textSlabMax is allocated by itself. A message kept keeps
-// its slabs, as it kept the slab of positions before.
-const (
-	ctxSlab     = 256
-	textSlab    = 4096
-	textSlabMax = textSlab / 8
-)
+// ctxSlab contexts (18 KiB) are allocated at once; a message kept keeps its
+// slab, as it kept the slab of positions before.
+const ctxSlab = 256
 
 func newRecordMeta(topic string, partition int32, topicID [16]byte, assignment uint64) *recordMeta {
 	return &recordMeta{
@@ -62,22 +56,20 @@ func (c *positionCtx) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// str returns b as a string whose bytes are in m's slab: no allocation per
-// string. The slab's bytes are never written again once returned, so the
-// string stays as immutable as any other.
-func (m *recordMeta) str(b []byte) string {
+// sharedString returns b as a string without copying it. A record's key and
+// header values stay where franz-go decoded them, in the fetched batch that
+// the message's content, the record's value, already points into: copying a
+// key cost a tenth of the floor's CPU, most of it a cache miss on bytes
+// nothing else reads. Those bytes are never written again, which the content
+// relies on already: the input gives franz-go no buffer pool (kgo.WithPools)
+// and only reads its records, and RecordMessage's callers must leave a
+// record's bytes alone likewise. A key kept after the content was replaced
+// keeps the batch's memory, as the content did.
+func sharedString(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	if len(b) > textSlabMax {
-		return string(b)
-	}
-	if cap(m.text)-len(m.text) < len(b) {
-		m.text = make([]byte, 0, textSlab)
-	}
-	start := len(m.text)
-	m.text = append(m.text, b...)
-	return unsafe.String(&m.text[start], len(b))
+	return unsafe.String(&b[0], len(b))
 }
 
 // message converts a record, keeping the metadata Redpanda Connect sets. The
@@ -97,15 +89,15 @@ func (m *recordMeta) message(r *kgo.Record) *service.Message {
 	msg := service.NewMessageWithContext(c, r.Value)
 	for _, h := range r.Headers {
 		if _, reserved := reservedMeta[h.Key]; reserved {
-			msg.MetaSetMut(HeaderPrefix+h.Key, m.str(h.Value))
+			msg.MetaSetMut(HeaderPrefix+h.Key, sharedString(h.Value))
 			continue
 		}
-		msg.MetaSetMut(h.Key, m.str(h.Value))
+		msg.MetaSetMut(h.Key, sharedString(h.Value))
 	}
 	if ms := r.Timestamp.UnixMilli(); m.tsMsV == nil || ms != m.tsMs {
 		m.tsMs, m.tsMsV, m.tsUnixV = ms, ms, r.Timestamp.Unix()
 	}
-	msg.MetaSetMut(MetaKey, m.str(r.Key))
+	msg.MetaSetMut(MetaKey, sharedString(r.Key))
 	msg.MetaSetMut(MetaTopic, m.topic)
 	msg.MetaSetMut(MetaPartition, m.partition)
 	msg.MetaSetMut(MetaOffset, int(r.Offset))
