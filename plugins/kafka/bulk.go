@@ -68,7 +68,8 @@ func BulkMessage(pos Position, recs []*kgo.Record) *service.Message {
 
 // RecordMessage makes the message kafka_franz makes for rec when it does not
 // deliver in bulk, at position pos (rec's offset): the same metadata, the
-// position in its context.
+// position in its context. The message shares rec's key, value and header
+// values, which must not be changed afterwards.
 func RecordMessage(pos Position, rec *kgo.Record) *service.Message {
 	m := newRecordMeta(pos.Topic, pos.Partition, pos.TopicID, pos.Assignment)
 	return m.message(rec)

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -12,15 +13,25 @@ import (
 // metadata as boxed values: the ones every record of the partition shares
 // (topic, partition, and the timestamp of records produced in the same
 // millisecond) are boxed once here, so that a message costs only what differs.
+//
+// Making a message per record is most of what the input itself costs when it
+// does not deliver in bulk (kafka_franz -> drop, BenchmarkRecordMessages), and
+// that cost is mostly allocations and reading the record: the contexts that
+// carry the positions are allocated a slab at a time, and the key and header
+// values are not copied (sharedString).
 type recordMeta struct {
 	topic, partition any
 	tsMs             int64
 	tsUnixV, tsMsV   any
 
-	pos        Position   // topic, topic ID, partition and assignment of every record
-	positions  []Position // allocated a slab at a time
+	pos        Position // topic, topic ID, partition and assignment of every record
+	ctxs       []positionCtx
 	background context.Context
 }
+
+// ctxSlab contexts (18 KiB) are allocated at once; a message kept keeps its
+// slab, as it kept the slab of positions before.
+const ctxSlab = 256
 
 func newRecordMeta(topic string, partition int32, topicID [16]byte, assignment uint64) *recordMeta {
 	return &recordMeta{
@@ -30,36 +41,68 @@ func newRecordMeta(topic string, partition int32, topicID [16]byte, assignment u
 	}
 }
 
+// positionCtx is the context of a record's message: it holds the position
+// itself, where context.WithValue would allocate a context per record on top
+// of the position.
+type positionCtx struct {
+	context.Context
+	pos Position
+}
+
+func (c *positionCtx) Value(key any) any {
+	if _, ok := key.(positionKey); ok {
+		return &c.pos
+	}
+	return c.Context.Value(key)
+}
+
+// sharedString returns b as a string without copying it. A record's key and
+// header values stay where franz-go decoded them, in the fetched batch that
+// the message's content, the record's value, already points into: copying a
+// key cost a tenth of the floor's CPU, most of it a cache miss on bytes
+// nothing else reads. Those bytes are never written again, which the content
+// relies on already: the input gives franz-go no buffer pool (kgo.WithPools)
+// and only reads its records, and RecordMessage's callers must leave a
+// record's bytes alone likewise. A key kept after the content was replaced
+// keeps the batch's memory, as the content did.
+func sharedString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
 // message converts a record, keeping the metadata Redpanda Connect sets. The
 // headers go first, so that none can stand in for the position the broker
 // reported: a header named like one of the input's own keys is kept as
 // kafka_header_<name>. The position also goes in the message's context
 // (PositionOf), out of reach of metadata processors.
 func (m *recordMeta) message(r *kgo.Record) *service.Message {
-	msg := service.NewMessage(r.Value)
+	if len(m.ctxs) == 0 {
+		m.ctxs = make([]positionCtx, ctxSlab)
+	}
+	c := &m.ctxs[0]
+	m.ctxs = m.ctxs[1:]
+	c.Context, c.pos = m.background, m.pos
+	c.pos.Offset = r.Offset
+
+	msg := service.NewMessageWithContext(c, r.Value)
 	for _, h := range r.Headers {
 		if _, reserved := reservedMeta[h.Key]; reserved {
-			msg.MetaSetMut(HeaderPrefix+h.Key, string(h.Value))
+			msg.MetaSetMut(HeaderPrefix+h.Key, sharedString(h.Value))
 			continue
 		}
-		msg.MetaSetMut(h.Key, string(h.Value))
+		msg.MetaSetMut(h.Key, sharedString(h.Value))
 	}
 	if ms := r.Timestamp.UnixMilli(); m.tsMsV == nil || ms != m.tsMs {
 		m.tsMs, m.tsMsV, m.tsUnixV = ms, ms, r.Timestamp.Unix()
 	}
-	msg.MetaSetMut(MetaKey, string(r.Key))
+	msg.MetaSetMut(MetaKey, sharedString(r.Key))
 	msg.MetaSetMut(MetaTopic, m.topic)
 	msg.MetaSetMut(MetaPartition, m.partition)
 	msg.MetaSetMut(MetaOffset, int(r.Offset))
 	msg.MetaSetMut(MetaTimestampUnix, m.tsUnixV)
 	msg.MetaSetMut(MetaTimestampMs, m.tsMsV)
 	msg.MetaSetMut(MetaTombstone, r.Value == nil)
-	if len(m.positions) == 0 {
-		m.positions = make([]Position, 256)
-	}
-	p := &m.positions[0]
-	m.positions = m.positions[1:]
-	*p = m.pos
-	p.Offset = r.Offset
-	return msg.WithContext(context.WithValue(m.background, positionKey{}, p))
+	return msg
 }
