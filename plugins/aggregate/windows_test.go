@@ -171,15 +171,7 @@ func TestWindowsEqualNaiveSums(t *testing.T) {
 				}
 			}
 			b.EndOfInput()
-			for {
-				batch, ack, err := b.ReadBatch(ctx)
-				if err == service.ErrEndOfBuffer {
-					break
-				}
-				require.NoError(t, err)
-				log.take(batch)
-				require.NoError(t, ack(ctx, nil))
-			}
+			drain(t, b, log.take)
 			assertWindows(t, b.win.conf.spec, log.last, orders)
 			assert.Positive(t, amended, "late orders amended windows already final before the end")
 		})
@@ -352,15 +344,7 @@ func countAcrossRestarts(t *testing.T, rng *rand.Rand, extra string, data [][]by
 			continue
 		}
 		b.EndOfInput()
-		for {
-			batch, ack, err := b.ReadBatch(ctx)
-			if err == service.ErrEndOfBuffer {
-				break
-			}
-			require.NoError(t, err)
-			take(batch)
-			require.NoError(t, ack(ctx, nil))
-		}
+		drain(t, b, take)
 	}
 	for s, n := range finals {
 		assert.Equal(t, 1, n, "window %s emitted as final once across the restarts", window.Label(s))
@@ -395,15 +379,7 @@ func TestWindowDSTDays(t *testing.T) {
 	require.NoError(t, b.WriteBatch(context.Background(), batch, func(context.Context, error) error { return nil }))
 	b.EndOfInput()
 	log := &windowLog{t: t, last: map[int64]*WindowTotals{}}
-	for {
-		out, ack, err := b.ReadBatch(context.Background())
-		if err == service.ErrEndOfBuffer {
-			break
-		}
-		require.NoError(t, err)
-		log.take(out)
-		require.NoError(t, ack(context.Background(), nil))
-	}
+	drain(t, b, log.take)
 	got := map[string]string{}
 	orders := map[string]int64{}
 	for _, w := range log.last {
@@ -654,14 +630,23 @@ func TestWindowsMoveWithTheirPartition(t *testing.T) {
 		return s != nil && s.Next == int64(len(data[0]))
 	}, 30*time.Second, 10*time.Millisecond)
 	b.EndOfInput()
+	drain(t, b, log.take)
+	assertWindows(t, b0spec(t), log.last, orders)
+}
+
+// drain reads the buffer to its end after EndOfInput, acknowledging
+// everything and handing each batch to take.
+func drain(t *testing.T, b *salesAggregate, take func(service.MessageBatch)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	for {
-		out, ack, err := b.ReadBatch(ctx)
+		batch, ack, err := b.ReadBatch(ctx)
 		if err == service.ErrEndOfBuffer {
-			break
+			return
 		}
 		require.NoError(t, err)
-		log.take(out)
+		take(batch)
 		require.NoError(t, ack(ctx, nil))
 	}
-	assertWindows(t, b0spec(t), log.last, orders)
 }

@@ -455,38 +455,29 @@ func TestTable(t *testing.T) {
 }
 
 func BenchmarkWindowsHour(b *testing.B) {
-	s := mustParse(b, time.Hour, 0)
-	dst := make([]int64, 0, 1)
-	t := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC).Unix()
-	b.ReportAllocs()
-	for i := range b.N {
-		dst = s.Windows(dst[:0], t+int64(i))
-	}
-	if len(dst) != 1 {
-		b.Fatal(dst)
-	}
+	benchWindows(b, time.Hour, time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC).Unix(), 0)
 }
 
 func BenchmarkWindowsDay(b *testing.B) {
-	s := mustParse(b, 24*time.Hour, 0)
-	dst := make([]int64, 0, 1)
-	t := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC).Unix()
-	b.ReportAllocs()
-	for i := range b.N {
-		dst = s.Windows(dst[:0], t+int64(i))
-	}
-	if len(dst) != 1 {
-		b.Fatal(dst)
-	}
+	benchWindows(b, 24*time.Hour, time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC).Unix(), 0)
 }
 
 func BenchmarkWindowsDayExact(b *testing.B) {
-	s := mustParse(b, 24*time.Hour, 0)
+	benchWindows(b, 24*time.Hour, time.Date(2018, 11, 1, 0, 0, 0, 0, time.UTC).Unix(), 8*day)
+}
+
+// benchWindows times Windows for tumbling windows of size at event times
+// from t on, one second apart (wrapping every wrap seconds, when not 0).
+func benchWindows(b *testing.B, size time.Duration, t, wrap int64) {
+	s := mustParse(b, size, 0)
 	dst := make([]int64, 0, 1)
-	t := time.Date(2018, 11, 1, 0, 0, 0, 0, time.UTC).Unix()
 	b.ReportAllocs()
 	for i := range b.N {
-		dst = s.Windows(dst[:0], t+int64(i%(8*day)))
+		off := int64(i)
+		if wrap > 0 {
+			off %= wrap
+		}
+		dst = s.Windows(dst[:0], t+off)
 	}
 	if len(dst) != 1 {
 		b.Fatal(dst)
