@@ -560,7 +560,10 @@ func (b *salesAggregate) emitWindowsLocked(now time.Time, final bool) (service.M
 	if wm > sh.closed {
 		defer b.evictLocked(wm)
 	}
-	if final {
+	if final && b.connOpts == nil {
+		// A finite input ended: every window is final. A Kafka input
+		// only stops (a restart, a rolling update): its open windows stay
+		// open, for the next owner to close when the watermark says so.
 		upTo = math.MaxInt64
 	}
 	if upTo == noTime {
