@@ -270,12 +270,12 @@ func (a *Aggregator) Rejection(data []byte, at int64) error {
 	}
 	if a.win != nil {
 		if _, ok := a.win.tooOld[at]; ok {
-			return fmt.Errorf("%s: the sale at %s was older than the windows kept, or too far ahead of the clock, when the record was first counted (it went to the rejected records then)",
+			return fmt.Errorf("%s: the sale at %s was rejected when the record was first counted: older than the windows kept, too far ahead of the clock, or over max_window_products (it went to the rejected records then)",
 				order.FieldSoldAt, a.o.SoldAt)
 		}
 		if a.win.dedupe != nil {
 			// Counted before the restore: remember its id again.
-			a.win.duplicate(a.o.IDHash, at, a.o.SoldAt.Unix(), true)
+			a.win.rememberAgain(a.o.IDHash, at, a.o.SoldAt.Unix())
 		}
 	}
 	return nil

@@ -221,6 +221,9 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 		return nil, err
 	}
 	input := kafka.StreamInput(mgr)
+	if wconf != nil && interval == 0 && input != nil {
+		return nil, fmt.Errorf("field %s: 0s with field %s and a kafka_franz input: windows close at the interval's ticks, and a Kafka input never ends, so none would ever be emitted; set an interval (consume-janelas.yaml: AGGREGATE_INTERVAL, 2s)", fieldInterval, fieldWindow)
+	}
 	if stateTopic != "" {
 		switch {
 		case input == nil:
@@ -492,6 +495,7 @@ func (b *salesAggregate) Assign(ctx context.Context, topic string, topicID [16]b
 			if s.DedupeFrom >= 0 {
 				lp.scan = min(lp.scan, s.DedupeFrom)
 				w.dedupe.dups = s.Duplicates
+				w.dedupeFloor, w.replayMax, w.restoredMax = s.DedupeFrom, s.DedupeMax, s.DedupeMax
 			}
 		}
 		if first.Offset > lp.scan {
@@ -845,18 +849,21 @@ func (b *salesAggregate) commitOnce() bool {
 		}
 		if w := lp.agg.win; w != nil {
 			s.WindowSpec, s.MaxEvent, s.Closed = b.win.conf.String(), w.maxEvent, b.win.closed
-			s.DedupeFrom = -1
+			s.DedupeFrom, s.DedupeMax = -1, noTime
+			keepFrom := s.DLQFrom // offsets read again after a restore
 			if d := w.dedupe; d != nil {
-				s.DedupeFrom, s.Duplicates = d.from(lp.next), d.dups
-				if lp.scan < lp.next {
+				s.DedupeFrom, s.DedupeMax = d.from(lp.next, w.maxEvent)
+				s.Duplicates = d.dups
+				if lp.scan < lp.next && w.dedupeFloor >= 0 && w.dedupeFloor < s.DedupeFrom {
 					// Still reading again what the restore must remember.
-					s.DedupeFrom = min(s.DedupeFrom, lp.scan)
+					s.DedupeFrom, s.DedupeMax = w.dedupeFloor, w.restoredMax
 				}
+				keepFrom = min(keepFrom, s.DedupeFrom)
 			}
 			s.Windows, s.Marks = w.windowsState(), b.win.marks()
 			for off := range w.tooOld {
-				if off < s.DLQFrom {
-					delete(w.tooOld, off) // delivered
+				if off < keepFrom {
+					delete(w.tooOld, off) // delivered, and not read again
 				} else {
 					s.TooOld = append(s.TooOld, off)
 				}

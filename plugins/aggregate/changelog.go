@@ -76,6 +76,9 @@ type partitionState struct {
 	// and how many orders were not counted as copies.
 	DedupeFrom int64
 	Duplicates int64
+	// DedupeMax is the partition's greatest event time before DedupeFrom
+	// (noTime: none).
+	DedupeMax int64
 }
 
 func (s *partitionState) tp() TopicPartition { return TopicPartition{s.Topic, s.Partition} }
@@ -147,14 +150,15 @@ type stateDoc struct {
 	EscritoPor    string            `json:"escrito_por"`
 	EscritoEm     string            `json:"escrito_em"`
 
-	Janela      string        `json:"janela"`
-	EventoMax   *int64        `json:"evento_max"`
-	FechadasAte *int64        `json:"fechadas_ate"`
-	Janelas     []stateWinDoc `json:"janelas"`
-	Emitidas    [][3]int64    `json:"emitidas"`
-	Antigos     []int64       `json:"antigos"`
-	DedupeDesde *int64        `json:"dedupe_desde"`
-	Duplicados  int64         `json:"duplicados"`
+	Janela       string        `json:"janela"`
+	EventoMax    *int64        `json:"evento_max"`
+	FechadasAte  *int64        `json:"fechadas_ate"`
+	Janelas      []stateWinDoc `json:"janelas"`
+	Emitidas     [][3]int64    `json:"emitidas"`
+	Antigos      []int64       `json:"antigos"`
+	DedupeDesde  *int64        `json:"dedupe_desde"`
+	DedupeEvento *int64        `json:"dedupe_evento"`
+	Duplicados   int64         `json:"duplicados"`
 }
 
 // parseState reads a changelog record's value.

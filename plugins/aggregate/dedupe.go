@@ -22,6 +22,9 @@ type dedupeSet struct {
 type dedupeEntry struct {
 	hash        uint64
 	off, expiry int64
+	// maxBefore is the partition's greatest event time counted before this
+	// record: where a replay from off starts its running maximum.
+	maxBefore int64
 }
 
 func newDedupeSet() *dedupeSet { return &dedupeSet{ids: map[uint64]int64{}} }
@@ -33,10 +36,11 @@ func (d *dedupeSet) seen(hash uint64, closed, lateness int64) bool {
 	return ok && (closed == noTime || exp+lateness >= closed)
 }
 
-// remember adds hash, counted at offset off, until expiry.
-func (d *dedupeSet) remember(hash uint64, off, expiry int64) {
+// remember adds hash, counted at offset off, until expiry; maxBefore is the
+// partition's greatest event time before it.
+func (d *dedupeSet) remember(hash uint64, off, expiry, maxBefore int64) {
 	d.ids[hash] = expiry
-	d.queue = append(d.queue, dedupeEntry{hash: hash, off: off, expiry: expiry})
+	d.queue = append(d.queue, dedupeEntry{hash: hash, off: off, expiry: expiry, maxBefore: maxBefore})
 }
 
 // forget drops the IDs at the head of the queue that expired: an ID is
@@ -64,12 +68,13 @@ func (d *dedupeSet) forget(closed, lateness int64) {
 	}
 }
 
-// from is the offset of the oldest ID remembered, or next when none.
-func (d *dedupeSet) from(next int64) int64 {
-	if d.head < len(d.queue) {
-		return min(d.queue[d.head].off, next)
+// from is the offset of the oldest ID remembered, or next when none, and
+// the partition's greatest event time before it (cur when none).
+func (d *dedupeSet) from(next, cur int64) (int64, int64) {
+	if d.head < len(d.queue) && d.queue[d.head].off < next {
+		return d.queue[d.head].off, d.queue[d.head].maxBefore
 	}
-	return next
+	return next, cur
 }
 
 // Len is the number of IDs remembered.

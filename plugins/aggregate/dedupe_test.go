@@ -23,7 +23,7 @@ func BenchmarkDedupeMemoryPerID(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		d := newDedupeSet()
 		for i, h := range hashes {
-			d.remember(h, int64(i), int64(i))
+			d.remember(h, int64(i), int64(i), noTime)
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
@@ -38,7 +38,7 @@ func BenchmarkDedupeMemoryPerID(b *testing.B) {
 func TestDedupeForgetsPastTheHorizon(t *testing.T) {
 	d := newDedupeSet()
 	for i := range int64(5000) {
-		d.remember(uint64(i), i, 1000+i)
+		d.remember(uint64(i), i, 1000+i, noTime)
 	}
 	if !d.seen(7, 1500, 600) || d.seen(7, 1608, 600) {
 		t.Fatalf("id 7 (expiry 1007, lateness 600) must be seen at watermark 1500 and not at 1608")
@@ -47,7 +47,7 @@ func TestDedupeForgetsPastTheHorizon(t *testing.T) {
 	if got := d.Len(); got != 5000-3001 {
 		t.Fatalf("after forget: %d ids remembered, want %d", got, 5000-3001)
 	}
-	if got := d.from(9999); got != 3001 {
+	if got, _ := d.from(9999, noTime); got != 3001 {
 		t.Fatalf("the oldest id remembered is at offset %d, want 3001", got)
 	}
 	if len(d.queue) != 5000-3001 || d.head != 0 {

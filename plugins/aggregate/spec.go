@@ -133,8 +133,8 @@ With `+"`state_topic`"+`, a partition's windows, its greatest event time and wha
 				Default("24h").
 				Example("1h").Example("0s").Advanced(),
 			service.NewIntField(fieldMaxSlots).
-				Description("With `window`, the most product rows over the windows a partition keeps (each window holds a row per product up to the highest one it sold). An order that would add more is rejected with a reason, so that no stream of made-up names and dates can grow memory and the state record without end. 1h windows kept 7 days over a catalog of 1000 products take about 200 000.").
-				Default(500000).
+				Description("With `window`, the most product rows over the windows a partition keeps (each window holds a row per product up to the highest one it sold, and counts 3 rows for itself). An order that would add more is rejected with a reason, so that no stream of made-up names and dates can grow memory and the state record past the state topic's 16 MiB records. 1h windows kept 7 days over a catalog of 500 products take about 100 000. At most 150 000.").
+				Default(150000).
 				Example(100000).Advanced(),
 			service.NewBoolField(fieldDedupe).
 				Description("Count an `id_ordem` once: an order whose id was counted already in its partition, within the watermark's horizon, is left out of the totals and the windows and counted in `duplicados` (as Spark's dropDuplicatesWithinWatermark). An id is remembered until the watermark passes the later of its event time and its partition's watermark when it came, plus `allowed_lateness`; a copy that comes later is counted. Copies must land in one partition: key the records by `id_ordem`, as produce.yaml does. Needs `window` (its watermark bounds what is remembered). With `state_topic` exactly once across crashes: a restore reads the partition again from the oldest id still remembered.").

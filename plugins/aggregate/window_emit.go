@@ -58,44 +58,50 @@ func (src *windowSource) each(fn func(start, orders, late int64, value order.Cen
 	}
 }
 
-func (src *windowSource) products(start int64, c *combinedWindow) {
-	if src.own != nil {
-		if wt := src.own.wins[start]; wt != nil {
-			for i, p := range wt.prods {
-				if p.units != 0 || p.orders != 0 {
-					c.add(src.names(int32(i)), p.units, p.orders, p.value)
+// combine adds up the windows starting at starts over every partition, in
+// one pass over each partition's windows (many windows can be due at once:
+// at the end of a file, or after a backlog).
+func combine(srcs []windowSource, starts []int64, end func(int64) int64) map[int64]*combinedWindow {
+	out := make(map[int64]*combinedWindow, len(starts))
+	for _, s := range starts {
+		out[s] = &combinedWindow{start: s, end: end(s), products: map[string]*ProductTotals{}}
+	}
+	for i := range srcs {
+		src := &srcs[i]
+		if src.own != nil {
+			for s, c := range out {
+				wt := src.own.wins[s]
+				if wt == nil {
+					continue
+				}
+				c.orders += wt.orders
+				c.late += wt.late
+				c.value += wt.value
+				for k, p := range wt.prods {
+					if p.units != 0 || p.orders != 0 {
+						c.add(src.names(int32(k)), p.units, p.orders, p.value)
+					}
+				}
+			}
+			continue
+		}
+		for j := range src.state.Windows {
+			sw := &src.state.Windows[j]
+			c := out[sw.Start]
+			if c == nil {
+				continue
+			}
+			c.orders += sw.Orders
+			c.late += sw.Late
+			c.value += sw.Value
+			for _, p := range sw.Prods {
+				if int(p.Idx) < len(src.state.Products) {
+					c.add(src.state.Products[p.Idx].Name, p.Units, p.Orders, p.Value)
 				}
 			}
 		}
-		return
 	}
-	for i := range src.state.Windows {
-		sw := &src.state.Windows[i]
-		if sw.Start != start {
-			continue
-		}
-		for _, p := range sw.Prods {
-			if int(p.Idx) < len(src.state.Products) {
-				c.add(src.state.Products[p.Idx].Name, p.Units, p.Orders, p.Value)
-			}
-		}
-	}
-}
-
-// combine adds up the window starting at start over every partition.
-func combine(srcs []windowSource, start, end int64) *combinedWindow {
-	c := &combinedWindow{start: start, end: end, products: map[string]*ProductTotals{}}
-	for i := range srcs {
-		srcs[i].each(func(s, orders, late int64, value order.Cents) {
-			if s == start {
-				c.orders += orders
-				c.late += late
-				c.value += value
-			}
-		})
-		srcs[i].products(start, c)
-	}
-	return c
+	return out
 }
 
 // windowSourcesLocked lists every partition's windows, as the snapshots
@@ -182,9 +188,9 @@ func (b *salesAggregate) watermarkLocked(srcs []windowSource, now time.Time) int
 
 // emitWindowsLocked closes the windows the watermark passed (all of them
 // when final) and returns a message for each window closed now and each
-// closed window that took in orders since it was emitted, with a function
-// that undoes their marks when their delivery fails.
-func (b *salesAggregate) emitWindowsLocked(now time.Time, final bool) (service.MessageBatch, func()) {
+// closed window that took in orders since it was emitted, with the function
+// to call, with mu, once their delivery succeeded or failed.
+func (b *salesAggregate) emitWindowsLocked(now time.Time, final bool) (service.MessageBatch, func(error)) {
 	sh := b.win
 	srcs := b.windowSourcesLocked()
 	for i := range srcs {
@@ -237,16 +243,14 @@ func (b *salesAggregate) emitWindowsLocked(now time.Time, final bool) (service.M
 		return nil, nil
 	}
 	slices.Sort(due)
-	prev := make(map[int64]emittedWindow, len(due))
+	combined := combine(srcs, due, sh.conf.spec.End)
+	sent := make(map[int64]emittedWindow, len(due))
 	batch := make(service.MessageBatch, 0, len(due))
 	for _, start := range due {
-		c := combine(srcs, start, sh.conf.spec.End(start))
-		e, had := sh.emitted[start]
-		if had {
-			prev[start] = e
-		}
-		c.rev = e.rev + 1
+		c := combined[start]
+		c.rev = sh.emitted[start].rev + 1
 		sh.emitted[start] = emittedWindow{rev: c.rev, orders: c.orders}
+		sent[start] = sh.emitted[start]
 		msg := service.NewMessage(appendWindowJSON(nil, c, upTo, now))
 		kind := "final"
 		if c.rev > 1 {
@@ -255,21 +259,34 @@ func (b *salesAggregate) emitWindowsLocked(now time.Time, final bool) (service.M
 		msg.MetaSetMut(MetaWindow, kind)
 		batch = append(batch, msg)
 	}
-	for _, lp := range b.parts {
-		if lp.live {
-			lp.dirty = true // the marks go with the next write
-		}
-	}
-	undo := func() {
-		for _, start := range due {
-			if p, ok := prev[start]; ok {
-				sh.emitted[start] = p
+	// Delivered or not, the lines are out of the buffer's hands: what was
+	// emitted goes to the state topic only once the output took it, so that
+	// a crash before that emits the windows again (at least once), and a
+	// failure puts back what was last delivered, whatever the order in
+	// which the acknowledgements of several emissions come.
+	settle := func(err error) {
+		for start, e := range sent {
+			if err == nil {
+				if d, ok := sh.delivered[start]; !ok || e.rev > d.rev || e.rev == d.rev && e.orders > d.orders {
+					sh.delivered[start] = e
+				}
+				continue
+			}
+			if d, ok := sh.delivered[start]; ok {
+				sh.emitted[start] = d
 			} else {
 				delete(sh.emitted, start)
 			}
 		}
+		if err == nil {
+			for _, lp := range b.parts {
+				if lp.live {
+					lp.dirty = true // the marks go with the next write
+				}
+			}
+		}
 	}
-	return batch, undo
+	return batch, settle
 }
 
 // evictLocked closes windows up to closed and forgets those past retention.
@@ -286,6 +303,11 @@ func (b *salesAggregate) evictLocked(closed int64) {
 	for s := range sh.emitted {
 		if sh.evicted(s) {
 			delete(sh.emitted, s)
+		}
+	}
+	for s := range sh.delivered {
+		if sh.evicted(s) {
+			delete(sh.delivered, s)
 		}
 	}
 }
@@ -333,7 +355,7 @@ func (b *salesAggregate) appendLiveWindowLocked(dst []byte, srcs []windowSource,
 	if start == noTime {
 		return append(dst, "null"...)
 	}
-	c := combine(srcs, start, b.win.conf.spec.End(start))
+	c := combine(srcs, []int64{start}, b.win.conf.spec.End)[start]
 	rows := make([]*ProductTotals, 0, len(c.products))
 	for _, p := range c.products {
 		rows = append(rows, p)
@@ -409,7 +431,7 @@ func appendWindowJSON(dst []byte, c *combinedWindow, closed int64, now time.Time
 // nothing. It unlocks mu.
 func (b *salesAggregate) emitWithWindowsLocked(final bool) (service.MessageBatch, service.AckFunc, bool) {
 	now := b.now()
-	wins, undo := b.emitWindowsLocked(now, final)
+	wins, settle := b.emitWindowsLocked(now, final)
 	if !final && !b.changed && len(wins) == 0 {
 		b.mu.Unlock()
 		return nil, nil, false
@@ -427,15 +449,16 @@ func (b *salesAggregate) emitWithWindowsLocked(final bool) (service.MessageBatch
 	} else {
 		b.mu.Unlock()
 	}
-	if len(wins) > 0 && b.stateTopic != "" {
-		wake(b.commitWake)
-	}
 	return batch, func(ctx context.Context, err error) error {
-		if err != nil && undo != nil {
+		if settle != nil {
 			b.mu.Lock()
-			undo()
+			settle(err)
 			b.mu.Unlock()
-			b.log.Warnf("%d window messages were not delivered, emitting them again: %v", len(wins), err)
+			if err != nil {
+				b.log.Warnf("%d window messages were not delivered, emitting them again: %v", len(wins), err)
+			} else if b.stateTopic != "" {
+				wake(b.commitWake)
+			}
 		}
 		if snapAck != nil {
 			return snapAck(ctx, err)

@@ -61,6 +61,10 @@ func appendStateWindows(dst []byte, s *partitionState) []byte {
 		dst = strconv.AppendInt(dst, s.DedupeFrom, 10)
 		dst = append(dst, `,"duplicados":`...)
 		dst = strconv.AppendInt(dst, s.Duplicates, 10)
+		if s.DedupeMax != noTime {
+			dst = append(dst, `,"dedupe_evento":`...)
+			dst = strconv.AppendInt(dst, s.DedupeMax, 10)
+		}
 		dst = append(dst, `,"antigos":[`...)
 	} else {
 		dst = append(dst, `],"antigos":[`...)
@@ -105,7 +109,7 @@ func appendStateWindow(dst []byte, w *stateWindow) []byte {
 
 // parseStateWindows reads the window fields of a state record into s.
 func parseStateWindows(doc *stateDoc, s *partitionState) error {
-	s.MaxEvent, s.Closed, s.DedupeFrom = noTime, noTime, -1
+	s.MaxEvent, s.Closed, s.DedupeFrom, s.DedupeMax = noTime, noTime, -1, noTime
 	s.WindowSpec = doc.Janela
 	if doc.Janela == "" {
 		if doc.EventoMax != nil || doc.FechadasAte != nil || len(doc.Janelas) > 0 || len(doc.Emitidas) > 0 || len(doc.Antigos) > 0 {
@@ -144,6 +148,9 @@ func parseStateWindows(doc *stateDoc, s *partitionState) error {
 			return fmt.Errorf("dedupe_desde %d, duplicados %d: inconsistent with proximo_offset %d", *doc.DedupeDesde, doc.Duplicados, s.Next)
 		}
 		s.DedupeFrom, s.Duplicates = *doc.DedupeDesde, doc.Duplicados
+		if doc.DedupeEvento != nil {
+			s.DedupeMax = *doc.DedupeEvento
+		}
 	}
 	return nil
 }

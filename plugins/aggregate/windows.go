@@ -14,9 +14,15 @@ import (
 // "revisao" for an amendment.
 const MetaWindow = "sales_window"
 
-// maxWindowSlots bounds max_window_products: at up to about 30 bytes per
-// slot in a state record, 500 000 stay under the state topic's 16 MiB.
-const maxWindowSlots = 500_000
+// maxWindowSlots bounds max_window_products. A product row of a window takes
+// up to about 40 bytes of a state record, and a window itself about 100 more
+// with its emission mark, counted as windowSlots rows: 150 000 rows stay
+// under 6 MiB, leaving the rest of the state topic's 16 MiB records to the
+// products (up to about 9 MiB, max_products).
+const (
+	maxWindowSlots = 150_000
+	windowSlots    = 3
+)
 
 // noTime marks an event time or a watermark not known yet.
 const noTime = math.MinInt64
@@ -38,9 +44,10 @@ type windowShared struct {
 	conf windowConf
 	// closed only grows: a window ending at or before it is final.
 	closed int64
-	// emitted is, per window start, its last emission.
-	emitted map[int64]emittedWindow
-	starts  []int64 // scratch for window.Spec.Windows
+	// emitted is, per window start, its last emission; delivered, its last
+	// emission the output acknowledged: what the state topic records.
+	emitted, delivered map[int64]emittedWindow
+	starts             []int64 // scratch for window.Spec.Windows
 	// now is the clock (Unix seconds) when the batch being counted came.
 	now int64
 	// durable: the state goes to a state topic, and a restore reads records
@@ -64,7 +71,7 @@ type emittedWindow struct {
 }
 
 func newWindowShared(c windowConf) *windowShared {
-	return &windowShared{conf: c, closed: noTime, emitted: map[int64]emittedWindow{}, seen: map[TopicPartition]seenEvent{}}
+	return &windowShared{conf: c, closed: noTime, emitted: map[int64]emittedWindow{}, delivered: map[int64]emittedWindow{}, seen: map[TopicPartition]seenEvent{}}
 }
 
 // evicted reports whether the window starting at start is past retention.
@@ -90,6 +97,11 @@ type partWindows struct {
 	curStarts            []int64
 
 	dedupe *dedupeSet // nil without dedupe
+	// After a restore with dedupe: the offset from which ids are
+	// remembered again (-1: none), and the running greatest event time of
+	// the records read again from there, as it was when each was counted.
+	dedupeFloor, replayMax int64
+	restoredMax            int64
 	// slots is the number of product slots over the windows (the sum of
 	// their len(prods)): what memory and the state record grow with.
 	slots int
@@ -111,8 +123,25 @@ func (w *partWindows) duplicate(h uint64, off, t int64, replay bool) bool {
 	if w.maxEvent != noTime {
 		expiry = max(expiry, w.maxEvent-sh.conf.lateness)
 	}
-	w.dedupe.remember(h, off, expiry)
+	w.dedupe.remember(h, off, expiry, w.maxEvent)
 	return false
+}
+
+// rememberAgain takes in, after a restore, the id of the order at offset off
+// and event time t, counted before the crash: remembered until the same
+// expiry as when it was counted, from the greatest event time before it.
+// A copy (its id remembered then) is skipped, as it was then.
+func (w *partWindows) rememberAgain(h uint64, off, t int64) {
+	sh := w.sh
+	if off < w.dedupeFloor || w.dedupe.seen(h, sh.closed, sh.conf.lateness) {
+		return
+	}
+	expiry := t
+	if w.replayMax != noTime {
+		expiry = max(expiry, w.replayMax-sh.conf.lateness)
+	}
+	w.dedupe.remember(h, off, expiry, w.replayMax)
+	w.replayMax = max(w.replayMax, t)
 }
 
 // winTotals are one window's totals in one partition.
@@ -132,7 +161,8 @@ type winProd struct {
 }
 
 func newPartWindows(sh *windowShared) *partWindows {
-	w := &partWindows{sh: sh, maxEvent: noTime, wins: map[int64]*winTotals{}, tooOld: map[int64]struct{}{}, cacheStart: 1, cacheEnd: 0}
+	w := &partWindows{sh: sh, maxEvent: noTime, wins: map[int64]*winTotals{}, tooOld: map[int64]struct{}{}, cacheStart: 1, cacheEnd: 0,
+		dedupeFloor: -1, replayMax: noTime, restoredMax: noTime}
 	if sh.conf.dedupe {
 		w.dedupe = newDedupeSet()
 	}
@@ -169,7 +199,7 @@ func (w *partWindows) checkSlots(t int64, need int) error {
 	if sh.conf.spec.Hopping() {
 		perOrder = int(sh.conf.spec.Size / sh.conf.spec.Slide)
 	}
-	if w.slots+need*perOrder <= sh.conf.maxSlots {
+	if w.slots+(need+windowSlots)*perOrder <= sh.conf.maxSlots {
 		return nil // the hot path: far from the limit
 	}
 	growth := 0
@@ -178,7 +208,7 @@ func (w *partWindows) checkSlots(t int64, need int) error {
 		if sh.evicted(s) {
 			continue
 		}
-		have := 0
+		have := -windowSlots // a new window costs its own rows too
 		if wt := w.wins[s]; wt != nil {
 			have = len(wt.prods)
 		}
@@ -210,6 +240,7 @@ func (w *partWindows) windowsOf(t int64) []*winTotals {
 		if wt == nil {
 			wt = &winTotals{}
 			w.wins[s] = wt
+			w.slots += windowSlots
 		}
 		w.cur = append(w.cur, wt)
 		w.curStarts = append(w.curStarts, s)
@@ -227,7 +258,7 @@ func (w *partWindows) forget() {
 	}
 	for s, wt := range w.wins {
 		if w.sh.evicted(s) {
-			w.slots -= len(wt.prods)
+			w.slots -= len(wt.prods) + windowSlots
 			delete(w.wins, s)
 		}
 	}
@@ -321,10 +352,10 @@ func cmpInt64(a, b int64) int {
 	return 0
 }
 
-// marks copies the emitted windows for a state record.
+// marks copies the delivered windows for a state record.
 func (sh *windowShared) marks() []stateMark {
-	out := make([]stateMark, 0, len(sh.emitted))
-	for s, e := range sh.emitted {
+	out := make([]stateMark, 0, len(sh.delivered))
+	for s, e := range sh.delivered {
 		out = append(out, stateMark{Start: s, Rev: e.rev, Orders: e.orders})
 	}
 	slices.SortFunc(out, func(a, b stateMark) int { return cmpInt64(a.Start, b.Start) })
@@ -336,12 +367,15 @@ func (sh *windowShared) learn(closed int64, marks []stateMark) {
 	if closed > sh.closed {
 		sh.closed = closed
 	}
-	for _, m := range marks {
-		if sh.evicted(m.Start) {
+	for _, sm := range marks {
+		if sh.evicted(sm.Start) {
 			continue
 		}
-		if e, ok := sh.emitted[m.Start]; !ok || m.Rev > e.rev || (m.Rev == e.rev && m.Orders > e.orders) {
-			sh.emitted[m.Start] = emittedWindow{rev: m.Rev, orders: m.Orders}
+		m := emittedWindow{rev: sm.Rev, orders: sm.Orders}
+		for _, known := range [...]map[int64]emittedWindow{sh.emitted, sh.delivered} {
+			if e, ok := known[sm.Start]; !ok || m.rev > e.rev || (m.rev == e.rev && m.orders > e.orders) {
+				known[sm.Start] = m
+			}
 		}
 	}
 }
@@ -351,6 +385,7 @@ func (w *partWindows) restore(s *partitionState) {
 	w.maxEvent = s.MaxEvent
 	for _, sw := range s.Windows {
 		wt := &winTotals{orders: sw.Orders, late: sw.Late, value: sw.Value}
+		w.slots += windowSlots
 		for _, p := range sw.Prods {
 			if int(p.Idx) >= len(wt.prods) {
 				w.slots += int(p.Idx) + 1 - len(wt.prods)

@@ -277,18 +277,7 @@ func countAcrossRestarts(t *testing.T, rng *rand.Rand, extra string, data [][]by
 	ids, err := kafka.TopicIDs(ctx, newClient(t, brokers), topic)
 	require.NoError(t, err)
 
-	member := func() (*salesAggregate, kafka.Start) {
-		mgr := service.MockResources()
-		kafka.RegisterInput(mgr, &kafka.InputInfo{Group: "g", Topics: []string{topic}, ConnOpts: []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...)}})
-		conf, err := aggregateSpec().ParseYAML("interval: 0s\nwindow: 1h\nidle_timeout: 0s\nstate_topic: "+topic+"_janelas\n"+extra, nil)
-		require.NoError(t, err)
-		b, err := newSalesAggregateFromConfig(conf, mgr)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = b.Close(context.Background()) })
-		starts, err := b.Assign(ctx, topic, ids[topic], []int32{0})
-		require.NoError(t, err)
-		return b, starts[0]
-	}
+	member := func() (*salesAggregate, kafka.Start) { return windowMember(t, ctx, brokers, topic, ids, extra) }
 	log := &windowLog{t: t, last: map[int64]*WindowTotals{}}
 	finals := map[int64]int{}
 	var snap dedupeSnap
@@ -342,21 +331,7 @@ func countAcrossRestarts(t *testing.T, rng *rand.Rand, extra string, data [][]by
 		if round < 3 {
 			// Let the marks of the last emission reach the broker, then
 			// crash: nothing more is written.
-			wake(b.commitWake)
-			require.Eventually(t, func() bool {
-				b.mu.Lock()
-				defer b.mu.Unlock()
-				for _, lp := range b.parts {
-					if lp.dirty {
-						return false
-					}
-				}
-				return !b.committing
-			}, 30*time.Second, 10*time.Millisecond)
-			b.mu.Lock()
-			b.crash = true
-			b.mu.Unlock()
-			require.NoError(t, b.Close(ctx))
+			settleAndCrash(t, ctx, b)
 			continue
 		}
 		b.EndOfInput()
@@ -517,7 +492,7 @@ func TestFarFutureIsRejected(t *testing.T) {
 // partition's windows past max_window_products; the order that would is
 // rejected with a reason, and evicted windows give their slots back.
 func TestWindowProductLimit(t *testing.T) {
-	b := newTestBuffer(t, "interval: 0s\nwindow: 1h\nallowed_lateness: 0s\nidle_timeout: 10s\nretention: 1h\nmax_window_products: 20\n")
+	b := newTestBuffer(t, "interval: 0s\nwindow: 1h\nallowed_lateness: 0s\nidle_timeout: 10s\nretention: 1h\nmax_window_products: 26\n")
 	now := time.Date(2026, 12, 2, 10, 0, 0, 0, order.SaoPaulo)
 	b.now = func() time.Time { return now }
 	rng := rand.New(rand.NewPCG(9, 9))
@@ -542,19 +517,20 @@ func TestWindowProductLimit(t *testing.T) {
 		return rs
 	}
 	var batch service.MessageBatch
-	// Partition 0: window 10:00 gets products 0..9 (10 slots), window 11:00
-	// product 9 (slots 0..9: 10 more): 20, the limit.
+	// Partition 0: window 10:00 gets products 0..9 (10 rows, 3 for the
+	// window itself), window 11:00 product 9 (rows 0..9: 13 more): 26, the
+	// limit.
 	for i := range 10 {
 		batch = append(batch, kafkaMsg(mk(i, 10, fmt.Sprintf("p%02d", i)), testTopic, 0, int64(i)))
 	}
 	batch = append(batch, kafkaMsg(mk(10, 11, "p09"), testTopic, 0, 10))
-	// A new product in 11:00 would make it 21.
+	// A new product in 11:00 would make it 27.
 	batch = append(batch, kafkaMsg(mk(11, 11, "p10"), testTopic, 0, 11))
 	require.NoError(t, b.WriteBatch(ctx, batch, nop))
 	rs := reasons()
 	require.Len(t, rs, 1)
-	assert.Contains(t, rs[0], "produtos: the windows of this partition hold 20 product slots (2 windows)")
-	assert.Contains(t, rs[0], "field max_window_products (20)")
+	assert.Contains(t, rs[0], "produtos: the windows of this partition hold 26 product slots (2 windows)")
+	assert.Contains(t, rs[0], "field max_window_products (26)")
 
 	// Partition 1 reaches 13:00; partition 0 goes idle: the watermark is
 	// 13:00, which evicts partition 0's windows (retention 1h after their end).
@@ -595,7 +571,7 @@ func TestWindowsMoveWithTheirPartition(t *testing.T) {
 	member := func() *salesAggregate {
 		mgr := service.MockResources()
 		kafka.RegisterInput(mgr, &kafka.InputInfo{Group: "g", Topics: []string{topic}, ConnOpts: []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...)}})
-		conf, err := aggregateSpec().ParseYAML("interval: 0s\nwindow: 1h\nidle_timeout: 0s\nstate_topic: "+topic+"_janelas\n", nil)
+		conf, err := aggregateSpec().ParseYAML("interval: 1h\nwindow: 1h\nidle_timeout: 0s\nstate_topic: "+topic+"_janelas\n", nil)
 		require.NoError(t, err)
 		b, err := newSalesAggregateFromConfig(conf, mgr)
 		require.NoError(t, err)
