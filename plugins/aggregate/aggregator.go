@@ -170,7 +170,7 @@ func (a *Aggregator) Apply(r *Record) (Outcome, error) {
 			if a.win.sh.durable {
 				a.win.tooOld[a.cur] = struct{}{} // pruned by the state writes
 			}
-		} else if a.win.dedupe != nil && a.win.duplicate(a.o.IDHash, a.cur, a.winAt, false) {
+		} else if a.win.dedupe != nil && a.win.duplicate(a.o.IDHash, a.cur, a.winAt) {
 			a.changed = true
 			return Duplicate, nil
 		}
@@ -380,7 +380,7 @@ func (a *Aggregator) AppendSnapshot(dst []byte, mode Mode, now time.Time) []byte
 	slices.SortFunc(idx, a.byValueDesc)
 	a.sortIdx = idx
 
-	dst = appendSnapshotHead(dst, a.orders, a.rejected, a.value)
+	dst = appendSnapshotHead(dst, a.orders, a.rejected, -1, a.value)
 	for n, i := range idx {
 		if n > 0 {
 			dst = append(dst, ',')

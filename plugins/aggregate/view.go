@@ -146,13 +146,7 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 
 // appendJSON writes the snapshot v holds, with rows as its products.
 func (v *snapshotView) appendJSON(dst []byte, rows []*ProductTotals, mode Mode, now time.Time) []byte {
-	dst = appendSnapshotHead(dst, v.orders, v.rejected, v.value)
-	if v.dups >= 0 {
-		dst = dst[:len(dst)-len(`,"produtos":[`)]
-		dst = append(dst, `,"duplicados":`...)
-		dst = strconv.AppendInt(dst, v.dups, 10)
-		dst = append(dst, `,"produtos":[`...)
-	}
+	dst = appendSnapshotHead(dst, v.orders, v.rejected, v.dups, v.value)
 	for i, t := range rows {
 		if i > 0 {
 			dst = append(dst, ',')
@@ -225,12 +219,17 @@ func appendOffsetsJSON(dst []byte, n int, at func(int) (TopicPartition, int64)) 
 	return dst
 }
 
-// appendSnapshotHead writes a snapshot up to the opening of "produtos".
-func appendSnapshotHead(dst []byte, orders, rejected int64, value order.Cents) []byte {
+// appendSnapshotHead writes a snapshot up to the opening of "produtos";
+// duplicados only when dups is not negative (with dedupe).
+func appendSnapshotHead(dst []byte, orders, rejected, dups int64, value order.Cents) []byte {
 	dst = append(dst, `{"pedidos":`...)
 	dst = strconv.AppendInt(dst, orders, 10)
 	dst = append(dst, `,"rejeitados":`...)
 	dst = strconv.AppendInt(dst, rejected, 10)
+	if dups >= 0 {
+		dst = append(dst, `,"duplicados":`...)
+		dst = strconv.AppendInt(dst, dups, 10)
+	}
 	dst = append(dst, `,"valor_total":`...)
 	dst = value.AppendJSON(dst)
 	return append(dst, `,"produtos":[`...)

@@ -22,6 +22,16 @@ type combinedWindow struct {
 	rev          int32
 }
 
+// rows are its products by value, descending.
+func (c *combinedWindow) rows() []*ProductTotals {
+	rows := make([]*ProductTotals, 0, len(c.products))
+	for _, p := range c.products {
+		rows = append(rows, p)
+	}
+	slices.SortFunc(rows, byValueDesc)
+	return rows
+}
+
 func (c *combinedWindow) add(name string, units, orders int64, value order.Cents) {
 	p := c.products[name]
 	if p == nil {
@@ -356,11 +366,7 @@ func (b *salesAggregate) appendLiveWindowLocked(dst []byte, srcs []windowSource,
 		return append(dst, "null"...)
 	}
 	c := combine(srcs, []int64{start}, b.win.conf.spec.End)[start]
-	rows := make([]*ProductTotals, 0, len(c.products))
-	for _, p := range c.products {
-		rows = append(rows, p)
-	}
-	slices.SortFunc(rows, byValueDesc)
+	rows := c.rows()
 	dst = append(dst, `{"inicio":"`...)
 	dst = append(dst, window.Label(c.start)...)
 	dst = append(dst, `","fim":"`...)
@@ -389,11 +395,7 @@ func (b *salesAggregate) appendLiveWindowLocked(dst []byte, srcs []windowSource,
 
 // appendWindowJSON writes a window message (CONTRACT.md section 10).
 func appendWindowJSON(dst []byte, c *combinedWindow, closed int64, now time.Time) []byte {
-	rows := make([]*ProductTotals, 0, len(c.products))
-	for _, p := range c.products {
-		rows = append(rows, p)
-	}
-	slices.SortFunc(rows, byValueDesc)
+	rows := c.rows()
 	dst = append(dst, `{"janela":{"inicio":"`...)
 	dst = append(dst, window.Label(c.start)...)
 	dst = append(dst, `","fim":"`...)

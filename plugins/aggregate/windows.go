@@ -108,23 +108,26 @@ type partWindows struct {
 }
 
 // duplicate reports whether the order with id hash h, at offset off and
-// event time t, was counted already; if not, its id is remembered until the
-// watermark passes the later of t and the partition's watermark now. A
-// replay (a record counted before a restore, read again) counts nothing.
-func (w *partWindows) duplicate(h uint64, off, t int64, replay bool) bool {
-	sh := w.sh
-	if w.dedupe.seen(h, sh.closed, sh.conf.lateness) {
-		if !replay {
-			w.dedupe.dups++
-		}
+// event time t, was counted already (counting it in duplicados); if not,
+// its id is remembered.
+func (w *partWindows) duplicate(h uint64, off, t int64) bool {
+	if w.dedupe.seen(h, w.sh.closed, w.sh.conf.lateness) {
+		w.dedupe.dups++
 		return true
 	}
-	expiry := t
-	if w.maxEvent != noTime {
-		expiry = max(expiry, w.maxEvent-sh.conf.lateness)
-	}
-	w.dedupe.remember(h, off, expiry, w.maxEvent)
+	w.rememberID(h, off, t, w.maxEvent)
 	return false
+}
+
+// rememberID remembers id hash h of the order at offset off and event time
+// t until the watermark passes the later of t and its partition's
+// watermark then (from maxBefore, the greatest event time counted before it).
+func (w *partWindows) rememberID(h uint64, off, t, maxBefore int64) {
+	expiry := t
+	if maxBefore != noTime {
+		expiry = max(expiry, maxBefore-w.sh.conf.lateness)
+	}
+	w.dedupe.remember(h, off, expiry, maxBefore)
 }
 
 // rememberAgain takes in, after a restore, the id of the order at offset off
@@ -132,15 +135,10 @@ func (w *partWindows) duplicate(h uint64, off, t int64, replay bool) bool {
 // expiry as when it was counted, from the greatest event time before it.
 // A copy (its id remembered then) is skipped, as it was then.
 func (w *partWindows) rememberAgain(h uint64, off, t int64) {
-	sh := w.sh
-	if off < w.dedupeFloor || w.dedupe.seen(h, sh.closed, sh.conf.lateness) {
+	if off < w.dedupeFloor || w.dedupe.seen(h, w.sh.closed, w.sh.conf.lateness) {
 		return
 	}
-	expiry := t
-	if w.replayMax != noTime {
-		expiry = max(expiry, w.replayMax-sh.conf.lateness)
-	}
-	w.dedupe.remember(h, off, expiry, w.replayMax)
+	w.rememberID(h, off, t, w.replayMax)
 	w.replayMax = max(w.replayMax, t)
 }
 
@@ -176,8 +174,8 @@ func (w *partWindows) check(t int64) error {
 		return fmt.Errorf("%s: the sale at %s is %s ahead of this consumer's clock (%s), more than field %s allows (%s): counted, it would close every window before it",
 			order.FieldSoldAt, window.Label(t), time.Duration(t-sh.now)*time.Second, window.Label(sh.now), fieldMaxFuture, time.Duration(sh.conf.maxFuture)*time.Second)
 	}
-	if sh.closed == noTime {
-		return nil
+	if sh.closed == noTime || t >= w.cacheStart && t < w.cacheEnd {
+		return nil // the window of the previous order: kept
 	}
 	sh.starts = sh.conf.spec.Windows(sh.starts[:0], t)
 	newest := sh.starts[len(sh.starts)-1]
