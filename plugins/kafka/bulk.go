@@ -63,7 +63,7 @@ func (m *recordMeta) bulkMessage(recs []*kgo.Record) *service.Message {
 // BulkMessage makes the message kafka_franz delivers in bulk: recs are
 // consecutive records of pos's partition read under pos's assignment.
 func BulkMessage(pos Position, recs []*kgo.Record) *service.Message {
-	return newRecordMeta(pos.Topic, pos.Partition, pos.TopicID, pos.Assignment).bulkMessage(recs)
+	return newRecordMeta(context.Background(), pos.Topic, pos.Partition, pos.TopicID, pos.Assignment).bulkMessage(recs)
 }
 
 // RecordMessage makes the message kafka_franz makes for rec when it does not
@@ -71,7 +71,7 @@ func BulkMessage(pos Position, recs []*kgo.Record) *service.Message {
 // position in its context. The message shares rec's key, value and header
 // values, which must not be changed afterwards.
 func RecordMessage(pos Position, rec *kgo.Record) *service.Message {
-	m := newRecordMeta(pos.Topic, pos.Partition, pos.TopicID, pos.Assignment)
+	m := newRecordMeta(context.Background(), pos.Topic, pos.Partition, pos.TopicID, pos.Assignment)
 	return m.message(rec)
 }
 

@@ -153,7 +153,7 @@ func TestBulkOnlyWhereItFits(t *testing.T) {
 
 // A processor that rewrites a bulk message is told apart from the input's.
 func TestBulkOfNoticesRewrite(t *testing.T) {
-	m := newRecordMeta("t", 0, [16]byte{}, 0)
+	m := newRecordMeta(context.Background(), "t", 0, [16]byte{}, 0)
 	msg := m.bulkMessage(seqRecords(3))
 	_, intact, ok := BulkOf(msg)
 	require.True(t, ok)

@@ -244,6 +244,7 @@ type franzReader struct {
 	replayed chan struct{}
 
 	mgr         *service.Resources
+	background  context.Context // parent of the messages' contexts (recordBackground)
 	log         *service.Logger
 	limit       *LogLimiter // for errors a retry loop may repeat
 	mConsumed   *service.MetricCounter
@@ -260,6 +261,7 @@ func newFranzReaderFromConfig(conf *service.ParsedConfig, mgr *service.Resources
 	r := &franzReader{
 		replayed:    make(chan struct{}, 1),
 		mgr:         mgr,
+		background:  recordBackground(mgr),
 		log:         mgr.Logger(),
 		limit:       NewLogLimiter(mgr.Logger(), DefaultLogEvery),
 		mConsumed:   mgr.Metrics().NewCounter("kafka_consumed_records", "topic"),
@@ -558,7 +560,7 @@ func (r *franzReader) remake(ctx context.Context, b ackBatch) (service.MessageBa
 		return nil, false, nil
 	}
 	// Not the tracker's recordMeta: the fetch loop uses that one.
-	meta := newRecordMeta(b.t.topic, b.t.partition, b.t.meta.pos.TopicID, b.t.meta.pos.Assignment)
+	meta := newRecordMeta(b.t.meta.background, b.t.topic, b.t.partition, b.t.meta.pos.TopicID, b.t.meta.pos.Assignment)
 	if b.t.bulk {
 		return service.MessageBatch{meta.bulkMessage(b.recs)}, true, nil
 	}

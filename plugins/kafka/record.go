@@ -5,6 +5,8 @@ import (
 	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
@@ -33,12 +35,38 @@ type recordMeta struct {
 // slab, as it kept the slab of positions before.
 const ctxSlab = 256
 
-func newRecordMeta(topic string, partition int32, topicID [16]byte, assignment uint64) *recordMeta {
+// newRecordMeta makes the messages of one partition; background is the
+// parent of their contexts (recordBackground).
+func newRecordMeta(background context.Context, topic string, partition int32, topicID [16]byte, assignment uint64) *recordMeta {
 	return &recordMeta{
 		topic: topic, partition: int(partition),
 		pos:        Position{Topic: topic, TopicID: topicID, Partition: partition, Assignment: assignment},
-		background: context.Background(),
+		background: background,
 	}
+}
+
+// untraced is the parent of a record message's context when Benthos traces
+// nothing (tracer: none, its default). Benthos starts a span for every
+// message the input returns and again for every message an output or a
+// processor takes; with no tracer each start is a no-op that still
+// allocates a context holding the no-op span, two of the floor's twelve
+// allocations per record. A context that already holds a span context which
+// is not recording makes the no-op tracer hand the context back as it is.
+// This one is empty but for its remote flag (no trace or span ID, so not
+// valid): nothing is propagated from it, and a trace ID read from the
+// message is all zeros, as it was without it.
+var untraced = trace.ContextWithRemoteSpanContext(context.Background(), trace.SpanContext{})
+
+// recordBackground is the parent of the contexts of the messages made for
+// mgr's stream: untraced when its tracer is the no-op one, else a context
+// without a span, where a real tracer starts each message's trace.
+func recordBackground(mgr *service.Resources) context.Context {
+	if mgr != nil {
+		if _, ok := mgr.OtelTracer().(noop.TracerProvider); ok {
+			return untraced
+		}
+	}
+	return context.Background()
 }
 
 // positionCtx is the context of a record's message: it holds the position

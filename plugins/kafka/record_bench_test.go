@@ -59,7 +59,7 @@ func BenchmarkRecordMessages(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			recs := benchRecords(n, c.headers)
-			meta := newRecordMeta("vendas_ecommerce", 3, [16]byte{1}, 7)
+			meta := newRecordMeta(untraced, "vendas_ecommerce", 3, [16]byte{1}, 7)
 			var bat *service.Batcher
 			if c.batcher {
 				var err error

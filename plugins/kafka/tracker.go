@@ -43,7 +43,7 @@ func newPartitionTracker(s *readerSession, topic string, partition int32, topicI
 		s:         s,
 		topic:     topic,
 		partition: partition,
-		meta:      newRecordMeta(topic, partition, topicID, assignment),
+		meta:      newRecordMeta(s.r.background, topic, partition, topicID, assignment),
 		bulk:      s.r.bulk,
 		stopFlush: make(chan struct{}),
 		flushDone: make(chan struct{}),

@@ -1,0 +1,111 @@
+package kafka
+
+import (
+	"context"
+	"runtime"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/vendas-connect/vendas-connect/plugins/gctune"
+)
+
+// BenchmarkFloorPipeline measures what the floor (kafka_franz -> drop) costs
+// per record once fetched: messages made from records as the input makes
+// them, in batches of 1024 as consume.yaml's batching policy flushes them,
+// through a Benthos stream (its input and output, with their tracing) into
+// drop, the collector tuned as main.go tunes it. Fetching and decompressing
+// are left out. "untraced" is as shipped (recordBackground under tracer:
+// none), "plain" gives the messages a context without a span, as before.
+// Run with
+//
+//	go test ./plugins/kafka/ -run '^$' -bench FloorPipeline -benchmem
+func BenchmarkFloorPipeline(b *testing.B) {
+	defer gctune.Start(gctune.DefaultMinHeap)()
+	const batch, batches = 1024, 200
+	recs := benchRecords(batch, 0)
+	for _, c := range []struct {
+		name    string
+		shipped bool
+	}{{"untraced", true}, {"plain", false}} {
+		b.Run(c.name, func(b *testing.B) {
+			var cpu int64
+			var allocs uint64
+			for b.Loop() {
+				b.StopTimer()
+				stream := floorStream(b, recs, batches, c.shipped)
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				cpuBefore := cpuTime()
+				b.StartTimer()
+				if err := stream.Run(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				cpu += (cpuTime() - cpuBefore).Nanoseconds()
+				runtime.ReadMemStats(&after)
+				allocs += after.Mallocs - before.Mallocs
+				b.StartTimer()
+			}
+			records := float64(b.N) * batch * batches
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/records, "ns/record")
+			b.ReportMetric(float64(cpu)/records, "cpu-ns/record")
+			b.ReportMetric(float64(allocs)/records, "allocs/record")
+		})
+	}
+}
+
+// floorStream is input -> drop, the input returning batches of messages made
+// from recs until it has returned batches of them.
+func floorStream(b *testing.B, recs []*kgo.Record, batches int, shipped bool) *service.Stream {
+	env := service.NewEnvironment()
+	err := env.RegisterBatchInput("bench_records", service.NewConfigSpec(),
+		func(_ *service.ParsedConfig, mgr *service.Resources) (service.BatchInput, error) {
+			background := context.Background()
+			if shipped {
+				background = recordBackground(mgr)
+			}
+			meta := newRecordMeta(background, "vendas_ecommerce", 3, [16]byte{1}, 7)
+			left := batches
+			return &funcBatchInput{read: func(context.Context) (service.MessageBatch, error) {
+				if left == 0 {
+					return nil, service.ErrEndOfInput
+				}
+				left--
+				mb := make(service.MessageBatch, len(recs))
+				for i, rec := range recs {
+					mb[i] = meta.message(rec)
+				}
+				return mb, nil
+			}}, nil
+		})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sb := env.NewStreamBuilder()
+	if err := sb.SetYAML("input: { bench_records: {} }\noutput: { drop: {} }\nlogger: { level: NONE }\n"); err != nil {
+		b.Fatal(err)
+	}
+	stream, err := sb.Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return stream
+}
+
+// funcBatchInput is a BatchInput reading from a function; acks do nothing.
+type funcBatchInput struct {
+	read func(context.Context) (service.MessageBatch, error)
+}
+
+func (f *funcBatchInput) Connect(context.Context) error { return nil }
+
+func (f *funcBatchInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
+	mb, err := f.read(ctx)
+	return mb, func(context.Context, error) error { return nil }, err
+}
+
+func (f *funcBatchInput) Close(context.Context) error { return nil }
