@@ -19,8 +19,9 @@ import (
 // Making a message per record is most of what the input itself costs when it
 // does not deliver in bulk (kafka_franz -> drop, BenchmarkRecordMessages), and
 // that cost is mostly allocations and reading the record: the contexts that
-// carry the positions are allocated a slab at a time, and the key and header
-// values are not copied (sharedString).
+// carry the positions are allocated a slab at a time and hold the values of
+// kafka_key and kafka_offset too (boxedAt), and the key and header values
+// are not copied (sharedString).
 type recordMeta struct {
 	topic, partition any
 	tsMs             int64
@@ -75,6 +76,25 @@ func recordBackground(mgr *service.Resources) context.Context {
 type positionCtx struct {
 	context.Context
 	pos Position
+	// The values of kafka_key and kafka_offset, which the message's metadata
+	// points at (boxedAt) rather than each boxed in an allocation of its own.
+	key    string
+	offset int
+}
+
+// eface is how Go lays out an interface value of type any.
+type eface struct {
+	typ, data unsafe.Pointer
+}
+
+// boxedAt returns the interface value holding *p, pointing at p where a
+// conversion to any would copy *p into an allocation. *p must never change
+// afterwards: an interface value's contents are immutable, and the slab
+// entries p points into are used once.
+func boxedAt[T any](p *T) any {
+	var v any = *new(T)
+	(*eface)(unsafe.Pointer(&v)).data = unsafe.Pointer(p)
+	return v
 }
 
 func (c *positionCtx) Value(key any) any {
@@ -113,6 +133,7 @@ func (m *recordMeta) message(r *kgo.Record) *service.Message {
 	m.ctxs = m.ctxs[1:]
 	c.Context, c.pos = m.background, m.pos
 	c.pos.Offset = r.Offset
+	c.key, c.offset = sharedString(r.Key), int(r.Offset)
 
 	msg := service.NewMessageWithContext(c, r.Value)
 	for _, h := range r.Headers {
@@ -125,10 +146,10 @@ func (m *recordMeta) message(r *kgo.Record) *service.Message {
 	if ms := r.Timestamp.UnixMilli(); m.tsMsV == nil || ms != m.tsMs {
 		m.tsMs, m.tsMsV, m.tsUnixV = ms, ms, r.Timestamp.Unix()
 	}
-	msg.MetaSetMut(MetaKey, sharedString(r.Key))
+	msg.MetaSetMut(MetaKey, boxedAt(&c.key))
 	msg.MetaSetMut(MetaTopic, m.topic)
 	msg.MetaSetMut(MetaPartition, m.partition)
-	msg.MetaSetMut(MetaOffset, int(r.Offset))
+	msg.MetaSetMut(MetaOffset, boxedAt(&c.offset))
 	msg.MetaSetMut(MetaTimestampUnix, m.tsUnixV)
 	msg.MetaSetMut(MetaTimestampMs, m.tsMsV)
 	msg.MetaSetMut(MetaTombstone, r.Value == nil)
