@@ -56,7 +56,7 @@ This input adds the following metadata fields to each message:
 
 `+"`kafka_topic`, `kafka_partition` and `kafka_offset`"+` identify the record exactly and can be used for exactly-once state downstream.
 
-Metrics: `+"`kafka_consumed_records`, `kafka_consumed_bytes`"+` (labelled by topic), `+"`kafka_fetch_errors` and `kafka_commit_errors`"+`.
+Metrics: `+"`kafka_consumed_records`, `kafka_consumed_bytes`"+` (labelled by topic), `+"`kafka_fetch_errors` and `kafka_commit_errors`"+`, and `+"`batch_created`"+` (labelled by mechanism: count, byte_size or period) for a batching policy without a check or processors, which the input applies itself with Benthos' rules (a policy with either uses Benthos' batcher and its metrics).
 `).
 		Fields(inputFields()...).
 		LintRule(`root = [
@@ -229,6 +229,7 @@ type franzReader struct {
 	checkpointLimit int64
 	commitPeriod    time.Duration
 	batchPolicy     service.BatchPolicy
+	plainBatching   bool // the policy has no check and no processors: countBatcher
 	replayNacks     bool
 	// bulkAllowed is the bulk field and a batching policy that bulk can
 	// follow (no check, no processors); bulk says the stream's owner takes
@@ -251,6 +252,7 @@ type franzReader struct {
 	mBytes      *service.MetricCounter
 	mFetchErrs  *service.MetricCounter
 	mCommitErrs *service.MetricCounter
+	mBatches    *service.MetricCounter // batch_created by countBatcher
 	marks       *HighWatermarks
 
 	mu   sync.Mutex
@@ -268,6 +270,7 @@ func newFranzReaderFromConfig(conf *service.ParsedConfig, mgr *service.Resources
 		mBytes:      mgr.Metrics().NewCounter("kafka_consumed_bytes", "topic"),
 		mFetchErrs:  mgr.Metrics().NewCounter("kafka_fetch_errors"),
 		mCommitErrs: mgr.Metrics().NewCounter("kafka_commit_errors"),
+		mBatches:    mgr.Metrics().NewCounter("batch_created", "mechanism"),
 		marks:       &HighWatermarks{},
 	}
 
@@ -365,6 +368,8 @@ func newFranzReaderFromConfig(conf *service.ParsedConfig, mgr *service.Resources
 	}
 	if r.batchPolicy.Check != "" || batchHasProcessors(conf) {
 		r.bulkAllowed = false
+	} else {
+		r.plainBatching = true
 	}
 	r.bulkCount, r.bulkBytes = r.batchPolicy.Count, r.batchPolicy.ByteSize
 	if r.bulkCount <= 0 {
@@ -572,7 +577,7 @@ func (r *franzReader) remake(ctx context.Context, b ackBatch) (service.MessageBa
 		return batch, true, nil
 	}
 	// A batcher of its own: the partition's holds the next batch's messages.
-	bat, err := r.batchPolicy.NewBatcher(r.mgr)
+	bat, err := r.newBatcher()
 	if err != nil {
 		r.log.Error(fmt.Sprintf("Failed to create the batching policy to replay a batch of topic %s partition %d, will retry: %v", b.t.topic, b.t.partition, err))
 		b.attempt++

@@ -41,7 +41,7 @@ func benchRecords(n, headers int) []*kgo.Record {
 // messages the kafka_franz input returns when it does not deliver in bulk
 // (the floor, kafka_franz -> drop): per record, the message, its metadata
 // and its position. "batcher" adds the batching policy of consume.yaml
-// (count 1024), as the floor runs it. cpu-ns/record is the process's CPU
+// (count 1024, countBatcher), as the floor runs it. cpu-ns/record is the process's CPU
 // time (the collector's included), steadier than ns/record on a busy machine.
 // Run with
 //
@@ -60,10 +60,10 @@ func BenchmarkRecordMessages(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			recs := benchRecords(n, c.headers)
 			meta := newRecordMeta(untraced, "vendas_ecommerce", 3, [16]byte{1}, 7)
-			var bat *service.Batcher
+			var bat recordBatcher
 			if c.batcher {
 				var err error
-				bat, err = service.BatchPolicy{Count: n, Period: "50ms"}.NewBatcher(service.MockResources())
+				bat, err = newCountBatcher(service.BatchPolicy{Count: n, Period: "50ms"}, nil)
 				if err != nil {
 					b.Fatal(err)
 				}

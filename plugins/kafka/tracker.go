@@ -23,7 +23,7 @@ type partitionTracker struct {
 
 	// sendMu keeps flushing, tracking and sending in offset order.
 	sendMu  sync.Mutex
-	batcher *service.Batcher
+	batcher recordBatcher
 	held    []*kgo.Record // the records of the messages the batcher holds
 
 	// backlog holds fetched records waiting for room under checkpoint_limit;
@@ -49,7 +49,7 @@ func newPartitionTracker(s *readerSession, topic string, partition int32, topicI
 		flushDone: make(chan struct{}),
 	}
 	if !t.bulk && !s.r.batchPolicy.IsNoop() {
-		b, err := s.r.batchPolicy.NewBatcher(s.r.mgr)
+		b, err := s.r.newBatcher()
 		if err != nil {
 			s.r.log.Error(fmt.Sprintf("Failed to create the batching policy for topic %s partition %d, delivering messages one by one: %v", topic, partition, err))
 		} else {
@@ -196,17 +196,17 @@ func (t *partitionTracker) flushLoop() {
 	defer close(t.flushDone)
 	for {
 		t.sendMu.Lock()
-		wait, timed := t.batcher.UntilNext()
+		wait, timed := t.batcher.untilNext()
 		t.sendMu.Unlock()
 		if !timed {
 			<-t.stopFlush
 			return
 		}
-		timer := time.NewTimer(wait)
+		timer := time.NewTimer(max(wait, 0))
 		select {
 		case <-timer.C:
 			t.sendMu.Lock()
-			if next, _ := t.batcher.UntilNext(); next <= time.Millisecond {
+			if next, _ := t.batcher.untilNext(); next <= time.Millisecond {
 				t.flushLocked(t.s.ctx)
 			}
 			t.sendMu.Unlock()
