@@ -43,8 +43,9 @@ type policyBatcher struct{ *service.Batcher }
 func (p policyBatcher) untilNext() (time.Duration, bool) { return p.UntilNext() }
 
 // batchMechanisms are the label values of batch_created, as Benthos counts
-// the batches its policies make.
-var batchMechanisms = [...]string{"count", "byte_size", "period"}
+// the batches its policies make (under the input's path, where Benthos'
+// batcher counts under the input's path plus "batching").
+var batchMechanisms = [...]string{"count", "size", "period"}
 
 // countBatcher does what Benthos' batcher does for a policy of count,
 // byte_size and period, for what it costs a partition of the floor's records:
@@ -85,7 +86,9 @@ func (b *countBatcher) incr(mechanism int) {
 
 func (b *countBatcher) Add(msg *service.Message) bool {
 	if b.msgs == nil && b.count > 0 {
-		b.msgs = make(service.MessageBatch, 0, b.count)
+		// Room for a batch of consume.yaml's size at most: a large count
+		// flushed by the period with a few messages would waste the rest.
+		b.msgs = make(service.MessageBatch, 0, min(b.count, 1024))
 	}
 	b.msgs = append(b.msgs, msg)
 	if b.byteSize > 0 {

@@ -72,6 +72,7 @@ func BulkMessage(pos Position, recs []*kgo.Record) *service.Message {
 // values, which must not be changed afterwards.
 func RecordMessage(pos Position, rec *kgo.Record) *service.Message {
 	m := newRecordMeta(context.Background(), pos.Topic, pos.Partition, pos.TopicID, pos.Assignment)
+	m.ctxs = make([]positionCtx, 1) // one message: not a slab
 	return m.message(rec)
 }
 

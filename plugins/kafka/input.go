@@ -56,7 +56,7 @@ This input adds the following metadata fields to each message:
 
 `+"`kafka_topic`, `kafka_partition` and `kafka_offset`"+` identify the record exactly and can be used for exactly-once state downstream.
 
-Metrics: `+"`kafka_consumed_records`, `kafka_consumed_bytes`"+` (labelled by topic), `+"`kafka_fetch_errors` and `kafka_commit_errors`"+`, and `+"`batch_created`"+` (labelled by mechanism: count, byte_size or period) for a batching policy without a check or processors, which the input applies itself with Benthos' rules (a policy with either uses Benthos' batcher and its metrics).
+Metrics: `+"`kafka_consumed_records`, `kafka_consumed_bytes`"+` (labelled by topic), `+"`kafka_fetch_errors` and `kafka_commit_errors`"+`, and `+"`batch_created`"+` (labelled by mechanism: count, size or period; under the input's path) for a batching policy without a check or processors, which the input applies itself with Benthos' rules (a policy with either uses Benthos' batcher and its metrics).
 `).
 		Fields(inputFields()...).
 		LintRule(`root = [

@@ -91,7 +91,7 @@ type eface struct {
 // conversion to any would copy *p into an allocation. *p must never change
 // afterwards: an interface value's contents are immutable, and the slab
 // entries p points into are used once.
-func boxedAt[T any](p *T) any {
+func boxedAt[T string | int](p *T) any {
 	var v any = *new(T)
 	(*eface)(unsafe.Pointer(&v)).data = unsafe.Pointer(p)
 	return v
