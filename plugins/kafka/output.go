@@ -421,11 +421,27 @@ func (w *franzWriter) WriteBatch(ctx context.Context, batch service.MessageBatch
 
 	var bErr *service.BatchError
 	tooLarge := 0
+	// Counted per run of records of one topic, not per record: an update of
+	// a labelled metric costs a lookup of its series.
+	var runTopic string
+	var runRecords, runBytes int64
+	countRun := func() {
+		if runRecords > 0 {
+			w.mProduced.Incr(runRecords, runTopic)
+			w.mBytes.Incr(runBytes, runTopic)
+		}
+		runRecords, runBytes = 0, 0
+	}
+	defer countRun()
 	for i, err := range errs {
 		r := records[i]
 		if err == nil {
-			w.mProduced.Incr(1, r.Topic)
-			w.mBytes.Incr(int64(len(r.Key)+len(r.Value)), r.Topic)
+			if r.Topic != runTopic {
+				countRun()
+				runTopic = r.Topic
+			}
+			runRecords++
+			runBytes += int64(len(r.Key) + len(r.Value))
 			continue
 		}
 		if errors.Is(err, kgo.ErrClientClosed) {

@@ -111,24 +111,82 @@ var (
 	promLabelRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 )
 
-// series returns the series of name with these labels, creating it; nil
-// (the metric is dropped, with an error logged) when the name, the labels or
-// the kind do not fit Prometheus or an earlier metric of that name.
-func (p *promExporter) series(name, kind string, labelKeys, labelValues []string) *promSeries {
+// metric is one metric Benthos declared: its name, kind and label names,
+// checked once, and its series by label values. Benthos asks for the series
+// at every update of a labelled metric (kafka_franz's output counts every
+// record it writes by topic): checking the names and rendering the labels
+// each time was nearly half of produce.yaml's CPU.
+type metric struct {
+	p           *promExporter
+	name, kind  string
+	labelKeys   []string
+	ok          bool
+	noLabels    *promSeries
+	mu          sync.RWMutex
+	byOneLabel  map[string]*promSeries // the series of a metric with one label, by its value
+	warnedCount atomic.Bool
+}
+
+// metric checks a metric's name and label names, logging once (and
+// dropping its updates) when they do not fit Prometheus.
+func (p *promExporter) metric(name, kind string, labelKeys []string) *metric {
+	m := &metric{p: p, name: name, kind: kind, labelKeys: slices.Clone(labelKeys), byOneLabel: map[string]*promSeries{}}
 	if !promNameRE.MatchString(name) {
 		p.log.Errorf("Ignoring metric %q: not a valid Prometheus metric name", name)
-		return nil
+		return m
 	}
 	for _, k := range labelKeys {
 		if !promLabelRE.MatchString(k) || strings.HasPrefix(k, "__") {
 			p.log.Errorf("Ignoring metric %q: %q is not a valid Prometheus label name", name, k)
-			return nil
+			return m
 		}
 	}
-	if len(labelKeys) != len(labelValues) {
-		p.log.Errorf("Ignoring metric %q: %d label values for the labels %v", name, len(labelValues), labelKeys)
+	m.ok = true
+	if len(labelKeys) == 0 {
+		m.noLabels = p.series(name, kind, labelKeys, nil)
+		m.ok = m.noLabels != nil
+	}
+	return m
+}
+
+// with returns the series of these label values, creating it; nil (the
+// update is dropped) when the metric was refused or the values do not match
+// its labels.
+func (m *metric) with(labelValues []string) *promSeries {
+	if !m.ok {
 		return nil
 	}
+	if len(labelValues) != len(m.labelKeys) {
+		if !m.warnedCount.Swap(true) {
+			m.p.log.Errorf("Ignoring metric %q: %d label values for the labels %v", m.name, len(labelValues), m.labelKeys)
+		}
+		return nil
+	}
+	switch len(m.labelKeys) {
+	case 0:
+		return m.noLabels
+	case 1:
+		m.mu.RLock()
+		s, ok := m.byOneLabel[labelValues[0]]
+		m.mu.RUnlock()
+		if ok {
+			return s
+		}
+		s = m.p.series(m.name, m.kind, m.labelKeys, labelValues)
+		if s != nil {
+			m.mu.Lock()
+			m.byOneLabel[strings.Clone(labelValues[0])] = s
+			m.mu.Unlock()
+		}
+		return s
+	}
+	return m.p.series(m.name, m.kind, m.labelKeys, labelValues)
+}
+
+// series returns the series of name with these labels, creating it; nil
+// (the metric is dropped, with an error logged) when the kind or the labels
+// do not fit an earlier metric of that name.
+func (p *promExporter) series(name, kind string, labelKeys, labelValues []string) *promSeries {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f, ok := p.families[name]
@@ -175,15 +233,17 @@ var promEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
 // NewCounterCtor implements service.MetricsExporter.
 func (p *promExporter) NewCounterCtor(name string, labelKeys ...string) service.MetricsExporterCounterCtor {
+	m := p.metric(name, "counter", labelKeys)
 	return func(labelValues ...string) service.MetricsExporterCounter {
-		return promCounter{p.series(name, "counter", labelKeys, labelValues)}
+		return promCounter{m.with(labelValues)}
 	}
 }
 
 // NewGaugeCtor implements service.MetricsExporter.
 func (p *promExporter) NewGaugeCtor(name string, labelKeys ...string) service.MetricsExporterGaugeCtor {
+	m := p.metric(name, "gauge", labelKeys)
 	return func(labelValues ...string) service.MetricsExporterGauge {
-		return promGauge{p.series(name, "gauge", labelKeys, labelValues)}
+		return promGauge{m.with(labelValues)}
 	}
 }
 
@@ -193,8 +253,9 @@ func (p *promExporter) NewTimerCtor(name string, labelKeys ...string) service.Me
 	if p.buckets != nil {
 		kind = "histogram"
 	}
+	m := p.metric(name, kind, labelKeys)
 	return func(labelValues ...string) service.MetricsExporterTimer {
-		return promTimer{p.series(name, kind, labelKeys, labelValues), p.buckets}
+		return promTimer{m.with(labelValues), p.buckets}
 	}
 }
 

@@ -148,3 +148,30 @@ output: { drop: {} }
 metrics: { prometheus: { use_histogram_timing: true, histogram_buckets: [0.01, 0.1] } }
 `))
 }
+
+// TestPrometheusSeriesReused: Benthos asks for a labelled metric's series
+// at every update; one with one label is found again without allocating,
+// whoever asks, and a metric refused for its name or labels is logged once
+// and dropped.
+func TestPrometheusSeriesReused(t *testing.T) {
+	p := newPrometheus(t, `{}`)
+	ctor := p.NewCounterCtor("kafka_produced_records", "topic")
+	vendas := []string{"vendas"} // as Benthos passes them
+	allocs := testing.AllocsPerRun(1000, func() { ctor(vendas...).Incr(1) })
+	assert.Zero(t, allocs)
+	p.NewCounterCtor("kafka_produced_records", "topic")("vendas").Incr(1)
+	ctor("outro").Incr(2)
+	two := p.NewCounterCtor("two_labels", "a", "b")
+	two("x", "y").Incr(1)
+	two("x", "y").Incr(1)
+	two("only one").Incr(5) // refused: not as many values as labels
+	p.NewCounterCtor("bad-name", "topic")("t").Incr(1)
+	p.NewGaugeCtor("kafka_produced_records", "topic")("vendas").Set(9) // refused: a counter already
+	out := render(t, p)
+	assert.Contains(t, out, "kafka_produced_records{topic=\"vendas\"} 1002\n")
+	assert.Contains(t, out, "kafka_produced_records{topic=\"outro\"} 2\n")
+	assert.Contains(t, out, "two_labels{a=\"x\",b=\"y\"} 2\n")
+	assert.NotContains(t, out, "bad-name")
+	assert.NotContains(t, out, " 9\n")
+	assert.NotContains(t, out, " 5\n")
+}
