@@ -7,6 +7,7 @@ package prometheus
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
@@ -113,8 +114,8 @@ var (
 
 // metric is one metric Benthos declared: its name, kind and label names,
 // checked once, and its series by label values. Benthos asks for the series
-// at every update of a labelled metric (kafka_franz's output counts every
-// record it writes by topic): checking the names and rendering the labels
+// at every update of a labelled metric (kafka_franz's output counted every
+// record it wrote by topic): checking the names and rendering the labels
 // each time was nearly half of produce.yaml's CPU.
 type metric struct {
 	p           *promExporter
@@ -123,14 +124,14 @@ type metric struct {
 	ok          bool
 	noLabels    *promSeries
 	mu          sync.RWMutex
-	byOneLabel  map[string]*promSeries // the series of a metric with one label, by its value
+	byValues    map[string]*promSeries // by the label values, each after its length
 	warnedCount atomic.Bool
 }
 
 // metric checks a metric's name and label names, logging once (and
 // dropping its updates) when they do not fit Prometheus.
 func (p *promExporter) metric(name, kind string, labelKeys []string) *metric {
-	m := &metric{p: p, name: name, kind: kind, labelKeys: slices.Clone(labelKeys), byOneLabel: map[string]*promSeries{}}
+	m := &metric{p: p, name: name, kind: kind, labelKeys: slices.Clone(labelKeys), byValues: map[string]*promSeries{}}
 	if !promNameRE.MatchString(name) {
 		p.log.Errorf("Ignoring metric %q: not a valid Prometheus metric name", name)
 		return m
@@ -162,25 +163,32 @@ func (m *metric) with(labelValues []string) *promSeries {
 		}
 		return nil
 	}
-	switch len(m.labelKeys) {
-	case 0:
+	if len(m.labelKeys) == 0 {
 		return m.noLabels
-	case 1:
-		m.mu.RLock()
-		s, ok := m.byOneLabel[labelValues[0]]
-		m.mu.RUnlock()
-		if ok {
-			return s
-		}
-		s = m.p.series(m.name, m.kind, m.labelKeys, labelValues)
-		if s != nil {
-			m.mu.Lock()
-			m.byOneLabel[strings.Clone(labelValues[0])] = s
-			m.mu.Unlock()
-		}
+	}
+	// The key is built on the stack for the usual label values, and a map
+	// lookup by string(key) does not copy it.
+	var buf [128]byte
+	key := buf[:0]
+	for _, v := range labelValues {
+		// Each value after its length: "a" "bc" and "ab" "c" differ,
+		// whatever bytes the values hold.
+		key = binary.AppendUvarint(key, uint64(len(v)))
+		key = append(key, v...)
+	}
+	m.mu.RLock()
+	s, ok := m.byValues[string(key)]
+	m.mu.RUnlock()
+	if ok {
 		return s
 	}
-	return m.p.series(m.name, m.kind, m.labelKeys, labelValues)
+	s = m.p.series(m.name, m.kind, m.labelKeys, labelValues)
+	if s != nil {
+		m.mu.Lock()
+		m.byValues[string(key)] = s
+		m.mu.Unlock()
+	}
+	return s
 }
 
 // series returns the series of name with these labels, creating it; nil

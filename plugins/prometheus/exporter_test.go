@@ -164,6 +164,10 @@ func TestPrometheusSeriesReused(t *testing.T) {
 	two := p.NewCounterCtor("two_labels", "a", "b")
 	two("x", "y").Incr(1)
 	two("x", "y").Incr(1)
+	xy := []string{"x", "y"}
+	assert.Zero(t, testing.AllocsPerRun(100, func() { two(xy...).Incr(0) }))
+	two("a", "bc").Incr(3)
+	two("ab", "c").Incr(4)  // not the series of "a", "bc"
 	two("only one").Incr(5) // refused: not as many values as labels
 	p.NewCounterCtor("bad-name", "topic")("t").Incr(1)
 	p.NewGaugeCtor("kafka_produced_records", "topic")("vendas").Set(9) // refused: a counter already
@@ -171,6 +175,8 @@ func TestPrometheusSeriesReused(t *testing.T) {
 	assert.Contains(t, out, "kafka_produced_records{topic=\"vendas\"} 1002\n")
 	assert.Contains(t, out, "kafka_produced_records{topic=\"outro\"} 2\n")
 	assert.Contains(t, out, "two_labels{a=\"x\",b=\"y\"} 2\n")
+	assert.Contains(t, out, "two_labels{a=\"a\",b=\"bc\"} 3\n")
+	assert.Contains(t, out, "two_labels{a=\"ab\",b=\"c\"} 4\n")
 	assert.NotContains(t, out, "bad-name")
 	assert.NotContains(t, out, " 9\n")
 	assert.NotContains(t, out, " 5\n")
