@@ -271,7 +271,7 @@ func (r *salesReport) render(s *Snapshot, cols, rows int) []string {
 	all := make([]tableRow, 0, len(r.view))
 	var units int64
 	for _, p := range r.view {
-		units += p.Units
+		addChecked(&units, p.Units)
 		all = append(all, tableRow{name: p.Name, units: p.Units, orders: p.Orders, value: p.Value, delta: p.Value - r.printed[p.Name]})
 		r.printed[p.Name] = p.Value
 	}
@@ -418,6 +418,10 @@ func titleLine(s *Snapshot, width int) string {
 		clock = t.Format(time.TimeOnly) + " · "
 	}
 	counts := "pedidos " + groupThousands(s.Orders) + " · rejeitados " + groupThousands(s.Rejected)
+	if n := len(s.Overflow); n > 0 {
+		// Sums over partitions shown at the largest int64 (estouro).
+		counts = "ESTOURO int64 em " + strconv.Itoa(n) + " soma(s) · " + counts
+	}
 	full := "Vendas por produto · " + stamp + counts + " · snapshot " + strconv.FormatInt(s.Sequence, 10)
 	if width <= 0 {
 		return full

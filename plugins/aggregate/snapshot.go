@@ -18,6 +18,9 @@ type Snapshot struct {
 	Offsets   map[string]map[string]int64
 	EmittedAt time.Time
 	Sequence  int64
+	// Overflow names the sums over partitions shown at the largest int64
+	// (estouro).
+	Overflow []string
 }
 
 type snapshotDoc struct {
@@ -29,6 +32,7 @@ type snapshotDoc struct {
 	Offsets    map[string]map[string]int64 `json:"offsets"`
 	EmitidoEm  string                      `json:"emitido_em"`
 	Sequencia  int64                       `json:"sequencia"`
+	Estouro    []string                    `json:"estouro"`
 }
 
 type productDoc struct {
@@ -45,7 +49,7 @@ func ParseSnapshot(data []byte) (*Snapshot, error) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("parsing snapshot: %w", err)
 	}
-	s := &Snapshot{Orders: doc.Pedidos, Rejected: doc.Rejeitados, Offsets: doc.Offsets, Sequence: doc.Sequencia}
+	s := &Snapshot{Orders: doc.Pedidos, Rejected: doc.Rejeitados, Offsets: doc.Offsets, Sequence: doc.Sequencia, Overflow: doc.Estouro}
 	var err error
 	if s.Value, err = order.ParseSum([]byte(doc.ValorTotal)); err != nil {
 		return nil, fmt.Errorf("parsing snapshot: valor_total %q: %w", doc.ValorTotal, err)

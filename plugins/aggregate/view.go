@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +24,25 @@ type snapshotView struct {
 	value            order.Cents
 	// dups is duplicados, with dedupe; -1 without.
 	dups int64
+
+	// overflow names what a sum over partitions could not hold (products,
+	// or the snapshot's own pedidos, rejeitados, duplicados or valor_total):
+	// shown at the largest int64 and listed in the snapshot's estouro.
+	overflow []string
+	warned   map[string]bool // overflows already logged
+}
+
+// addChecked adds b to *a, and at the top of int64 stays there and reports
+// false instead of wrapping around. Every partition's totals are checked
+// against int64 as they are counted; their sum over partitions is checked
+// here. Totals are never negative.
+func addChecked[T ~int64](a *T, b T) bool {
+	if b > 0 && *a > math.MaxInt64-b {
+		*a = math.MaxInt64
+		return false
+	}
+	*a += b
+	return true
 }
 
 // viewPart is one partition as a snapshot shows it.
@@ -43,9 +63,17 @@ func (v *snapshotView) add(p *ProductTotals) {
 		t = &ProductTotals{Name: p.Name}
 		v.totals[p.Name] = t
 	}
-	t.Units += p.Units
-	t.Orders += p.Orders
-	t.Value += p.Value
+	ok := addChecked(&t.Units, p.Units)
+	ok = addChecked(&t.Orders, p.Orders) && ok
+	if !(addChecked(&t.Value, p.Value) && ok) {
+		v.overflowed(p.Name)
+	}
+}
+
+func (v *snapshotView) overflowed(name string) {
+	if !slices.Contains(v.overflow, name) {
+		v.overflow = append(v.overflow, name)
+	}
 }
 
 // appendSnapshotLocked writes a snapshot of every partition: the ones this
@@ -57,16 +85,23 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 		*t = ProductTotals{Name: t.Name}
 	}
 	v.parts = v.parts[:0]
+	v.overflow = v.overflow[:0]
 	var orders, rejected int64
 	dups := int64(-1)
 	if b.win != nil && b.win.conf.dedupe {
 		dups = 0
 	}
+	// The snapshot's own counts, named as in its JSON when they overflow.
+	count := func(sum *int64, n int64, name string) {
+		if !addChecked(sum, n) {
+			v.overflowed(name)
+		}
+	}
 	addAgg := func(a *Aggregator) {
-		orders += a.orders
-		rejected += a.rejected
+		count(&orders, a.orders, "pedidos")
+		count(&rejected, a.rejected, "rejeitados")
 		if a.win != nil && a.win.dedupe != nil {
-			dups += a.win.dedupe.dups
+			count(&dups, a.win.dedupe.dups, "duplicados")
 		}
 		for i := range a.products {
 			v.add(&a.products[i].ProductTotals)
@@ -90,10 +125,10 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 			if lp := b.parts[s.tp()]; lp != nil && (lp.live || lp.next > s.Next) {
 				return
 			}
-			orders += s.Orders
-			rejected += s.Rejected
+			count(&orders, s.Orders, "pedidos")
+			count(&rejected, s.Rejected, "rejeitados")
 			if dups >= 0 && s.DedupeFrom >= 0 {
-				dups += s.Duplicates
+				count(&dups, s.Duplicates, "duplicados")
 			}
 			for i := range s.Products {
 				v.add(&s.Products[i])
@@ -109,7 +144,9 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 	var value order.Cents
 	products := 0
 	for name, t := range v.totals {
-		value += t.Value
+		if !addChecked(&value, t.Value) {
+			v.overflowed("valor_total")
+		}
 		if t.Units == 0 && t.Orders == 0 && t.Value == 0 {
 			continue
 		}
@@ -139,6 +176,10 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 	})
 	v.seq++
 	v.orders, v.rejected, v.value, v.dups = orders, rejected, value, dups
+	if len(v.overflow) > 0 {
+		slices.Sort(v.overflow)
+		b.warnOverflow(v)
+	}
 	// The products the totals show, over every partition.
 	b.mProducts.Set(int64(products))
 	return v.appendJSON(dst, v.rows, mode, now)
@@ -153,7 +194,18 @@ func (v *snapshotView) appendJSON(dst []byte, rows []*ProductTotals, mode Mode, 
 		}
 		dst = appendProductJSON(dst, t)
 	}
-	dst = append(dst, `],"modo":"`...)
+	dst = append(dst, ']')
+	if len(v.overflow) > 0 {
+		dst = append(dst, `,"estouro":[`...)
+		for i, name := range v.overflow {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = order.AppendString(dst, name)
+		}
+		dst = append(dst, ']')
+	}
+	dst = append(dst, `,"modo":"`...)
 	dst = append(dst, mode.String()...)
 	dst = append(dst, `","offsets":{`...)
 	dst = appendOffsetsJSON(dst, len(v.parts), func(i int) (TopicPartition, int64) {
@@ -257,4 +309,18 @@ func appendProductJSON(dst []byte, p *ProductTotals) []byte {
 	dst = append(dst, `,"valor_total":`...)
 	dst = p.Value.AppendJSON(dst)
 	return append(dst, '}')
+}
+
+// warnOverflow logs, once for each, what a snapshot could not sum.
+func (b *salesAggregate) warnOverflow(v *snapshotView) {
+	if v.warned == nil {
+		v.warned = map[string]bool{}
+	}
+	for _, name := range v.overflow {
+		if v.warned[name] {
+			continue
+		}
+		v.warned[name] = true
+		b.log.Errorf("Snapshot: %q summed over the partitions exceeds int64 (R$ 92 quadrillion in valor_total): shown at the largest int64 and listed in estouro. Each partition's totals are checked and exact (on the state topic when there is one); only their sum does not fit", name)
+	}
 }

@@ -1,0 +1,75 @@
+package aggregate
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/vendas-connect/vendas-connect/plugins/order"
+)
+
+// TestSnapshotSumOverflow: two partitions whose totals each fit int64 but
+// whose sum does not. The snapshot must not wrap around to a negative total:
+// what does not fit is shown at the largest int64 and named in estouro, the
+// report says so, and what fits stays exact.
+func TestSnapshotSumOverflow(t *testing.T) {
+	b := newTestBuffer(t, "interval: 0s")
+	iate := order.Item{Name: "Iate", Quantity: 1, UnitPrice: 100000}
+	remo := order.Item{Name: "Remo", Quantity: 2, UnitPrice: 500}
+	ack := func(context.Context, error) error { return nil }
+	require.NoError(t, b.WriteBatch(context.Background(), service.MessageBatch{
+		kafkaMsg(orderJSON("1", iate, remo), testTopic, 0, 0),
+		kafkaMsg(orderJSON("2", iate), testTopic, 1, 0),
+	}, ack))
+
+	b.mu.Lock()
+	// Each partition near the top of int64, as hundreds of millions of
+	// maximal orders later (each partition's own counting refuses more).
+	for p := range int32(2) {
+		a := b.parts[TopicPartition{testTopic, p}].agg
+		for i := range a.products {
+			if a.products[i].Name == "Iate" {
+				a.products[i].Value = math.MaxInt64 - 200000
+			}
+		}
+	}
+	data := b.appendSnapshotLocked(nil, ModeComplete, snapTime)
+	b.mu.Unlock()
+
+	s, err := ParseSnapshot(data)
+	require.NoError(t, err, string(data))
+	assert.Equal(t, []string{"Iate", "valor_total"}, s.Overflow)
+	assert.Equal(t, order.Cents(math.MaxInt64), s.Value)
+	got := productsMap(s.Products)
+	assert.Equal(t, ProductTotals{Name: "Iate", Units: 2, Orders: 2, Value: math.MaxInt64}, got["Iate"])
+	assert.Equal(t, ProductTotals{Name: "Remo", Units: 2, Orders: 1, Value: 1000}, got["Remo"], "what fits stays exact")
+	assert.Equal(t, int64(2), s.Orders)
+	assert.NotContains(t, string(data), `:-`, "no negative number")
+
+	r := newTestReport(t, "{}")
+	lines := r.render(s, 0, 0)
+	assert.True(t, strings.HasPrefix(lines[0], "Vendas por produto · 24/11/2026 18:04:01 · ESTOURO int64 em 2 soma(s) · pedidos 2"), lines[0])
+
+	// Back under the top, the snapshot has no estouro again.
+	b.mu.Lock()
+	for p := range int32(2) {
+		a := b.parts[TopicPartition{testTopic, p}].agg
+		for i := range a.products {
+			if a.products[i].Name == "Iate" {
+				a.products[i].Value = 100000
+			}
+		}
+	}
+	data = b.appendSnapshotLocked(nil, ModeComplete, snapTime)
+	b.mu.Unlock()
+	assert.NotContains(t, string(data), "estouro")
+	s, err = ParseSnapshot(data)
+	require.NoError(t, err)
+	assert.Equal(t, order.Cents(201000), s.Value)
+}
