@@ -73,3 +73,38 @@ func TestSnapshotSumOverflow(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, order.Cents(201000), s.Value)
 }
+
+// TestWindowSumOverflow: a window over two partitions whose sum exceeds
+// int64 is emitted with what does not fit at the largest int64 and named
+// in estouro, and its table says so.
+func TestWindowSumOverflow(t *testing.T) {
+	const start = 1764010800 // 2025-11-24 16:00 in São Paulo
+	part := func(p int32, iate order.Cents) windowSource {
+		return windowSource{tp: TopicPartition{testTopic, p}, state: &partitionState{
+			Topic: testTopic, Partition: p,
+			Products: []ProductTotals{{Name: "Iate"}, {Name: "Remo"}},
+			Windows: []stateWindow{{Start: start, Orders: 2, Value: iate + 1000, Prods: []stateWinProd{
+				{Idx: 0, Units: 1, Orders: 1, Value: iate},
+				{Idx: 1, Units: 2, Orders: 1, Value: 1000},
+			}}},
+		}}
+	}
+	end := func(s int64) int64 { return s + 3600 }
+	big := order.Cents(math.MaxInt64 - 5000)
+	c := combine([]windowSource{part(0, big), part(1, big)}, []int64{start}, end)[start]
+	c.rev = 1
+	data := appendWindowJSON(nil, c, start+3600, snapTime)
+	w, err := ParseWindow(data)
+	require.NoError(t, err, string(data))
+	assert.ElementsMatch(t, []string{"Iate", "valor_total"}, w.Overflow)
+	assert.Equal(t, order.Cents(math.MaxInt64), w.Value)
+	assert.Equal(t, int64(4), w.Orders)
+	assert.Contains(t, w.Products, ProductTotals{Name: "Remo", Units: 4, Orders: 2, Value: 2000}, "what fits stays exact")
+	assert.Contains(t, w.Products, ProductTotals{Name: "Iate", Units: 2, Orders: 2, Value: math.MaxInt64})
+	assert.NotContains(t, string(data), `:-`, "no negative number")
+	assert.Contains(t, renderWindow(w, 0)[0], "ESTOURO int64 em 2 soma(s)")
+
+	c = combine([]windowSource{part(0, 100), part(1, 100)}, []int64{start}, end)[start]
+	assert.Empty(t, c.overflow)
+	assert.NotContains(t, string(appendWindowJSON(nil, c, start+3600, snapTime)), "estouro")
+}

@@ -322,9 +322,9 @@ func fitTable(s *Snapshot, all []tableRow, total *tableRow, cols, rows int) []st
 		o := tableRow{name: "outros (" + groupThousands(int64(len(all)-k)) + " produtos)"}
 		for i := range all[k:] {
 			p := &all[k+i]
-			o.units += p.units
-			o.orders += p.orders
-			o.value += p.value
+			addChecked(&o.units, p.units)
+			addChecked(&o.orders, p.orders)
+			addChecked(&o.value, p.value)
 			o.delta += p.delta
 		}
 		outros = &o

@@ -20,6 +20,16 @@ type combinedWindow struct {
 	value        order.Cents
 	products     map[string]*ProductTotals
 	rev          int32
+	// overflow names the sums over partitions that exceed int64, shown at
+	// its largest value (estouro), as in snapshots.
+	overflow []string
+}
+
+// count adds n to *sum, naming name in overflow if it does not fit.
+func (c *combinedWindow) count(sum *int64, n int64, name string) {
+	if !addChecked(sum, n) && !slices.Contains(c.overflow, name) {
+		c.overflow = append(c.overflow, name)
+	}
 }
 
 // rows are its products by value, descending.
@@ -38,9 +48,11 @@ func (c *combinedWindow) add(name string, units, orders int64, value order.Cents
 		p = &ProductTotals{Name: name}
 		c.products[name] = p
 	}
-	p.Units += units
-	p.Orders += orders
-	p.Value += value
+	ok := addChecked(&p.Units, units)
+	ok = addChecked(&p.Orders, orders) && ok
+	if !(addChecked(&p.Value, value) && ok) && !slices.Contains(c.overflow, name) {
+		c.overflow = append(c.overflow, name)
+	}
 }
 
 // windowSource is a partition's windows as the emission reads them: one this
@@ -84,9 +96,9 @@ func combine(srcs []windowSource, starts []int64, end func(int64) int64) map[int
 				if wt == nil {
 					continue
 				}
-				c.orders += wt.orders
-				c.late += wt.late
-				c.value += wt.value
+				c.count(&c.orders, wt.orders, "pedidos")
+				c.count(&c.late, wt.late, "atrasados")
+				c.count((*int64)(&c.value), int64(wt.value), "valor_total")
 				for k, p := range wt.prods {
 					if p.units != 0 || p.orders != 0 {
 						c.add(src.names(int32(k)), p.units, p.orders, p.value)
@@ -101,9 +113,9 @@ func combine(srcs []windowSource, starts []int64, end func(int64) int64) map[int
 			if c == nil {
 				continue
 			}
-			c.orders += sw.Orders
-			c.late += sw.Late
-			c.value += sw.Value
+			c.count(&c.orders, sw.Orders, "pedidos")
+			c.count(&c.late, sw.Late, "atrasados")
+			c.count((*int64)(&c.value), int64(sw.Value), "valor_total")
 			for _, p := range sw.Prods {
 				if int(p.Idx) < len(src.state.Products) {
 					c.add(src.state.Products[p.Idx].Name, p.Units, p.Orders, p.Value)
@@ -261,6 +273,19 @@ func (b *salesAggregate) emitWindowsLocked(now time.Time, final bool) (service.M
 		c.rev = sh.emitted[start].rev + 1
 		sh.emitted[start] = emittedWindow{rev: c.rev, orders: c.orders}
 		sent[start] = sh.emitted[start]
+		if len(c.overflow) > 0 {
+			slices.Sort(c.overflow)
+			for _, name := range c.overflow {
+				key := "janela " + window.Label(start) + ": " + name
+				if b.view.warned == nil {
+					b.view.warned = map[string]bool{}
+				}
+				if !b.view.warned[key] {
+					b.view.warned[key] = true
+					b.log.Errorf("Window %s: %q summed over the partitions exceeds int64 (R$ 92 quadrillion in valor_total): shown at the largest int64 and listed in estouro. Each partition's totals are exact; only their sum does not fit", window.Label(start), name)
+				}
+			}
+		}
 		msg := service.NewMessage(appendWindowJSON(nil, c, upTo, now))
 		kind := "final"
 		if c.rev > 1 {
@@ -415,7 +440,18 @@ func appendWindowJSON(dst []byte, c *combinedWindow, closed int64, now time.Time
 		}
 		dst = appendProductJSON(dst, p)
 	}
-	dst = append(dst, `],"fechadas_ate":`...)
+	dst = append(dst, ']')
+	if len(c.overflow) > 0 {
+		dst = append(dst, `,"estouro":[`...)
+		for i, name := range c.overflow {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = order.AppendString(dst, name)
+		}
+		dst = append(dst, ']')
+	}
+	dst = append(dst, `,"fechadas_ate":`...)
 	if closed == math.MaxInt64 {
 		dst = append(dst, `null`...) // the input ended: every window is final
 	} else {

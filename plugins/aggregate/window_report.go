@@ -22,6 +22,8 @@ type WindowTotals struct {
 	// ClosedUpTo is how far windows were closed when it was emitted; zero
 	// at the end of the input.
 	ClosedUpTo time.Time
+	// Overflow names the sums over partitions shown at the largest int64.
+	Overflow []string
 }
 
 type windowDoc struct {
@@ -35,6 +37,7 @@ type windowDoc struct {
 	ValorTotal  json.Number  `json:"valor_total"`
 	Produtos    []productDoc `json:"produtos"`
 	FechadasAte *string      `json:"fechadas_ate"`
+	Estouro     []string     `json:"estouro"`
 	EmitidoEm   string       `json:"emitido_em"`
 }
 
@@ -45,7 +48,7 @@ func ParseWindow(data []byte) (*WindowTotals, error) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("parsing window: %w", err)
 	}
-	w := &WindowTotals{Revision: doc.Revisao, Orders: doc.Pedidos, Late: doc.Atrasados}
+	w := &WindowTotals{Revision: doc.Revisao, Orders: doc.Pedidos, Late: doc.Atrasados, Overflow: doc.Estouro}
 	var err error
 	if w.Start, err = time.Parse(time.RFC3339, doc.Janela.Inicio); err != nil {
 		return nil, fmt.Errorf("parsing window: janela.inicio: %w", err)
@@ -86,9 +89,9 @@ func renderWindow(w *WindowTotals, width int) []string {
 		if i == windowTopRows && len(rows) > windowTopRows+1 {
 			o := tableRow{name: "outros (" + groupThousands(int64(len(rows)-i)) + " produtos)"}
 			for _, p := range rows[i:] {
-				o.units += p.Units
-				o.orders += p.Orders
-				o.value += p.Value
+				addChecked(&o.units, p.Units)
+				addChecked(&o.orders, p.Orders)
+				addChecked(&o.value, p.Value)
 			}
 			c := o.cells(w.Value)
 			c[colChange] = ""
@@ -102,7 +105,7 @@ func renderWindow(w *WindowTotals, width int) []string {
 	}
 	var units int64
 	for _, p := range rows {
-		units += p.Units
+		addChecked(&units, p.Units)
 	}
 	total := tableRow{name: "TOTAL", units: units, orders: w.Orders, value: w.Value}
 	tc := total.cells(w.Value)
@@ -121,6 +124,10 @@ func windowTitle(w *WindowTotals, width int) string {
 	kind := "final"
 	if w.Revision > 1 {
 		kind = "revisão " + strconv.Itoa(w.Revision) + " · atrasados " + groupThousands(w.Late)
+	}
+	if n := len(w.Overflow); n > 0 {
+		// Sums over partitions shown at the largest int64 (estouro).
+		kind = "ESTOURO int64 em " + strconv.Itoa(n) + " soma(s) · " + kind
 	}
 	full := "Janela " + span + " · " + kind + " · pedidos " + groupThousands(w.Orders)
 	if width <= 0 || displayWidth(full) <= width {
