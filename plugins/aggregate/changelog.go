@@ -199,6 +199,9 @@ func parseState(data []byte) (*partitionState, error) {
 		if err != nil {
 			return nil, fmt.Errorf("produtos[%d].valor_total %q: %w", i, p.ValorTotal, err)
 		}
+		if p.Quantidade < 0 || p.Pedidos < 0 || v < 0 {
+			return nil, fmt.Errorf("produtos[%d] (%q): negative totals (quantidade %d, pedidos %d, valor_total %s)", i, p.Produto, p.Quantidade, p.Pedidos, p.ValorTotal)
+		}
 		s.Products[i] = ProductTotals{Name: p.Produto, Units: p.Quantidade, Orders: p.Pedidos, Value: v}
 	}
 	if err := parseStateWindows(&doc, s); err != nil {

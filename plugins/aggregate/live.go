@@ -107,7 +107,7 @@ func (b *salesAggregate) appendPainelLocked(dst []byte, rows []*ProductTotals, n
 	v, l := &b.view, b.live
 	var units int64
 	for _, t := range rows {
-		units += t.Units
+		addChecked(&units, t.Units)
 	}
 	dst = append(dst, `{"sequencia":`...)
 	dst = strconv.AppendUint(dst, v.seq, 10)
@@ -142,8 +142,8 @@ func (b *salesAggregate) appendPainelLocked(dst []byte, rows []*ProductTotals, n
 	}
 	var rest ProductTotals
 	for _, t := range rows[len(top):] {
-		rest.Units += t.Units
-		rest.Value += t.Value
+		addChecked(&rest.Units, t.Units)
+		addChecked(&rest.Value, t.Value)
 	}
 	dst = append(dst, `],"outros":{"produtos":`...)
 	dst = strconv.AppendInt(dst, int64(len(rows)-len(top)), 10)

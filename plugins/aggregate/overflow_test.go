@@ -44,7 +44,9 @@ func TestSnapshotSumOverflow(t *testing.T) {
 
 	s, err := ParseSnapshot(data)
 	require.NoError(t, err, string(data))
-	assert.Equal(t, []string{"Iate", "valor_total"}, s.Overflow)
+	assert.Equal(t, []string{"valor_total"}, s.OverflowFields)
+	assert.Equal(t, []string{"Iate"}, s.OverflowProducts)
+	assert.Contains(t, string(data), `"estouro":{"campos":["valor_total"],"produtos":["Iate"]}`)
 	assert.Equal(t, order.Cents(math.MaxInt64), s.Value)
 	got := productsMap(s.Products)
 	assert.Equal(t, ProductTotals{Name: "Iate", Units: 2, Orders: 2, Value: math.MaxInt64}, got["Iate"])
@@ -54,7 +56,7 @@ func TestSnapshotSumOverflow(t *testing.T) {
 
 	r := newTestReport(t, "{}")
 	lines := r.render(s, 0, 0)
-	assert.True(t, strings.HasPrefix(lines[0], "Vendas por produto · 24/11/2026 18:04:01 · ESTOURO int64 em 2 soma(s) · pedidos 2"), lines[0])
+	assert.True(t, strings.HasPrefix(lines[0], "Vendas por produto · 24/11/2026 18:04:01 · ESTOURO · pedidos 2"), lines[0])
 
 	// Back under the top, the snapshot has no estouro again.
 	b.mu.Lock()
@@ -96,15 +98,35 @@ func TestWindowSumOverflow(t *testing.T) {
 	data := appendWindowJSON(nil, c, start+3600, snapTime)
 	w, err := ParseWindow(data)
 	require.NoError(t, err, string(data))
-	assert.ElementsMatch(t, []string{"Iate", "valor_total"}, w.Overflow)
+	assert.Equal(t, []string{"valor_total"}, w.OverflowFields)
+	assert.Equal(t, []string{"Iate"}, w.OverflowProducts)
 	assert.Equal(t, order.Cents(math.MaxInt64), w.Value)
 	assert.Equal(t, int64(4), w.Orders)
 	assert.Contains(t, w.Products, ProductTotals{Name: "Remo", Units: 4, Orders: 2, Value: 2000}, "what fits stays exact")
 	assert.Contains(t, w.Products, ProductTotals{Name: "Iate", Units: 2, Orders: 2, Value: math.MaxInt64})
 	assert.NotContains(t, string(data), `:-`, "no negative number")
-	assert.Contains(t, renderWindow(w, 0)[0], "ESTOURO int64 em 2 soma(s)")
+	assert.Contains(t, renderWindow(w, 0)[0], "ESTOURO · final")
 
 	c = combine([]windowSource{part(0, 100), part(1, 100)}, []int64{start}, end)[start]
-	assert.Empty(t, c.overflow)
+	assert.Zero(t, c.overflow.len())
 	assert.NotContains(t, string(appendWindowJSON(nil, c, start+3600, snapTime)), "estouro")
+}
+
+// TestStateNegativeTotalsRefused: a state record with a negative product
+// total (corrupt, or not ours) is refused with the product named, as its
+// other numbers are: sums over partitions assume no total is negative.
+func TestStateNegativeTotalsRefused(t *testing.T) {
+	s := &partitionState{Topic: testTopic, Partition: 0, Next: 10, Orders: 3,
+		Products: []ProductTotals{{Name: "Remo", Units: 2, Orders: 1, Value: 1000}}}
+	_, err := parseState(appendState(nil, s))
+	require.NoError(t, err)
+	for _, p := range []ProductTotals{
+		{Name: "Iate", Units: -1, Orders: 1, Value: 1000},
+		{Name: "Iate", Units: 1, Orders: -1, Value: 1000},
+		{Name: "Iate", Units: 1, Orders: 1, Value: -1000},
+	} {
+		s.Products = []ProductTotals{{Name: "Remo", Units: 2, Orders: 1, Value: 1000}, p}
+		_, err := parseState(appendState(nil, s))
+		assert.ErrorContains(t, err, `produtos[1] ("Iate"): negative totals`)
+	}
 }

@@ -325,7 +325,7 @@ func fitTable(s *Snapshot, all []tableRow, total *tableRow, cols, rows int) []st
 			addChecked(&o.units, p.units)
 			addChecked(&o.orders, p.orders)
 			addChecked(&o.value, p.value)
-			o.delta += p.delta
+			addChecked(&o.delta, p.delta)
 		}
 		outros = &o
 	}
@@ -418,9 +418,9 @@ func titleLine(s *Snapshot, width int) string {
 		clock = t.Format(time.TimeOnly) + " · "
 	}
 	counts := "pedidos " + groupThousands(s.Orders) + " · rejeitados " + groupThousands(s.Rejected)
-	if n := len(s.Overflow); n > 0 {
+	if len(s.OverflowFields)+len(s.OverflowProducts) > 0 {
 		// Sums over partitions shown at the largest int64 (estouro).
-		counts = "ESTOURO int64 em " + strconv.Itoa(n) + " soma(s) · " + counts
+		counts = "ESTOURO · " + counts
 	}
 	full := "Vendas por produto · " + stamp + counts + " · snapshot " + strconv.FormatInt(s.Sequence, 10)
 	if width <= 0 {

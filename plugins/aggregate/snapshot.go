@@ -18,9 +18,9 @@ type Snapshot struct {
 	Offsets   map[string]map[string]int64
 	EmittedAt time.Time
 	Sequence  int64
-	// Overflow names the sums over partitions shown at the largest int64
-	// (estouro).
-	Overflow []string
+	// OverflowFields and OverflowProducts name the sums over partitions
+	// shown at the largest int64 (estouro).
+	OverflowFields, OverflowProducts []string
 }
 
 type snapshotDoc struct {
@@ -32,7 +32,7 @@ type snapshotDoc struct {
 	Offsets    map[string]map[string]int64 `json:"offsets"`
 	EmitidoEm  string                      `json:"emitido_em"`
 	Sequencia  int64                       `json:"sequencia"`
-	Estouro    []string                    `json:"estouro"`
+	Estouro    overflowDoc                 `json:"estouro"`
 }
 
 type productDoc struct {
@@ -49,7 +49,8 @@ func ParseSnapshot(data []byte) (*Snapshot, error) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("parsing snapshot: %w", err)
 	}
-	s := &Snapshot{Orders: doc.Pedidos, Rejected: doc.Rejeitados, Offsets: doc.Offsets, Sequence: doc.Sequencia, Overflow: doc.Estouro}
+	s := &Snapshot{Orders: doc.Pedidos, Rejected: doc.Rejeitados, Offsets: doc.Offsets, Sequence: doc.Sequencia,
+		OverflowFields: doc.Estouro.Campos, OverflowProducts: doc.Estouro.Produtos}
 	var err error
 	if s.Value, err = order.ParseSum([]byte(doc.ValorTotal)); err != nil {
 		return nil, fmt.Errorf("parsing snapshot: valor_total %q: %w", doc.ValorTotal, err)

@@ -25,20 +25,97 @@ type snapshotView struct {
 	// dups is duplicados, with dedupe; -1 without.
 	dups int64
 
-	// overflow names what a sum over partitions could not hold (products,
-	// or the snapshot's own pedidos, rejeitados, duplicados or valor_total):
-	// shown at the largest int64 and listed in the snapshot's estouro.
-	overflow []string
-	warned   map[string]bool // overflows already logged
+	// overflow names what a sum over partitions could not hold: shown at
+	// the largest int64 and listed in the snapshot's estouro.
+	overflow overflow
+	warned   map[string]bool // overflows already logged (bounded)
 }
 
-// addChecked adds b to *a, and at the top of int64 stays there and reports
-// false instead of wrapping around. Every partition's totals are checked
-// against int64 as they are counted; their sum over partitions is checked
-// here. Totals are never negative.
+// overflow is what a sum over partitions could not hold: the line's own
+// fields (pedidos, rejeitados, duplicados, atrasados, valor_total) and its
+// products, kept apart since a product may have any name.
+type overflow struct {
+	fields, products []string
+}
+
+func (o *overflow) reset() { o.fields, o.products = o.fields[:0], o.products[:0] }
+
+func (o *overflow) len() int { return len(o.fields) + len(o.products) }
+
+func (o *overflow) field(name string) {
+	if !slices.Contains(o.fields, name) {
+		o.fields = append(o.fields, name)
+	}
+}
+
+func (o *overflow) product(name string) {
+	if !slices.Contains(o.products, name) {
+		o.products = append(o.products, name)
+	}
+}
+
+// appendJSON writes ,"estouro":{...} when something overflowed, sorted.
+func (o *overflow) appendJSON(dst []byte) []byte {
+	if o.len() == 0 {
+		return dst
+	}
+	slices.Sort(o.fields)
+	slices.Sort(o.products)
+	dst = append(dst, `,"estouro":{"campos":[`...)
+	for i, name := range o.fields {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = order.AppendString(dst, name)
+	}
+	dst = append(dst, `],"produtos":[`...)
+	for i, name := range o.products {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = order.AppendString(dst, name)
+	}
+	return append(dst, "]}"...)
+}
+
+// overflowDoc is estouro read back.
+type overflowDoc struct {
+	Campos   []string `json:"campos"`
+	Produtos []string `json:"produtos"`
+}
+
+// warnOverflow logs, once for each (what) and name, what a line could not
+// sum; the memory of what was logged is bounded.
+func (b *salesAggregate) warnOverflow(what string, o *overflow) {
+	if b.view.warned == nil || len(b.view.warned) >= 1024 {
+		b.view.warned = map[string]bool{}
+	}
+	for _, list := range [...]struct {
+		kind  string
+		names []string
+	}{{"field", o.fields}, {"product", o.products}} {
+		for _, name := range list.names {
+			key := what + "\x00" + list.kind + "\x00" + name
+			if b.view.warned[key] {
+				continue
+			}
+			b.view.warned[key] = true
+			b.log.Errorf("%s: the %s %q summed over the partitions exceeds int64 (R$ 92 quadrillion in valor_total): shown at the largest int64 and listed in estouro. Each partition's totals are checked and exact (on the state topic when there is one); only their sum does not fit", what, list.kind, name)
+		}
+	}
+}
+
+// addChecked adds b to *a, and at either end of int64 stays there and
+// reports false instead of wrapping around. Every partition's totals are
+// checked against int64 as they are counted; their sum over partitions is
+// checked here.
 func addChecked[T ~int64](a *T, b T) bool {
-	if b > 0 && *a > math.MaxInt64-b {
+	switch {
+	case b > 0 && *a > math.MaxInt64-b:
 		*a = math.MaxInt64
+		return false
+	case b < 0 && *a < math.MinInt64-b:
+		*a = math.MinInt64
 		return false
 	}
 	*a += b
@@ -66,13 +143,7 @@ func (v *snapshotView) add(p *ProductTotals) {
 	ok := addChecked(&t.Units, p.Units)
 	ok = addChecked(&t.Orders, p.Orders) && ok
 	if !(addChecked(&t.Value, p.Value) && ok) {
-		v.overflowed(p.Name)
-	}
-}
-
-func (v *snapshotView) overflowed(name string) {
-	if !slices.Contains(v.overflow, name) {
-		v.overflow = append(v.overflow, name)
+		v.overflow.product(p.Name)
 	}
 }
 
@@ -85,7 +156,7 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 		*t = ProductTotals{Name: t.Name}
 	}
 	v.parts = v.parts[:0]
-	v.overflow = v.overflow[:0]
+	v.overflow.reset()
 	var orders, rejected int64
 	dups := int64(-1)
 	if b.win != nil && b.win.conf.dedupe {
@@ -94,7 +165,7 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 	// The snapshot's own counts, named as in its JSON when they overflow.
 	count := func(sum *int64, n int64, name string) {
 		if !addChecked(sum, n) {
-			v.overflowed(name)
+			v.overflow.field(name)
 		}
 	}
 	addAgg := func(a *Aggregator) {
@@ -145,7 +216,7 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 	products := 0
 	for name, t := range v.totals {
 		if !addChecked(&value, t.Value) {
-			v.overflowed("valor_total")
+			v.overflow.field("valor_total")
 		}
 		if t.Units == 0 && t.Orders == 0 && t.Value == 0 {
 			continue
@@ -176,9 +247,8 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 	})
 	v.seq++
 	v.orders, v.rejected, v.value, v.dups = orders, rejected, value, dups
-	if len(v.overflow) > 0 {
-		slices.Sort(v.overflow)
-		b.warnOverflow(v)
+	if v.overflow.len() > 0 {
+		b.warnOverflow("Snapshot", &v.overflow)
 	}
 	// The products the totals show, over every partition.
 	b.mProducts.Set(int64(products))
@@ -195,16 +265,7 @@ func (v *snapshotView) appendJSON(dst []byte, rows []*ProductTotals, mode Mode, 
 		dst = appendProductJSON(dst, t)
 	}
 	dst = append(dst, ']')
-	if len(v.overflow) > 0 {
-		dst = append(dst, `,"estouro":[`...)
-		for i, name := range v.overflow {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = order.AppendString(dst, name)
-		}
-		dst = append(dst, ']')
-	}
+	dst = v.overflow.appendJSON(dst)
 	dst = append(dst, `,"modo":"`...)
 	dst = append(dst, mode.String()...)
 	dst = append(dst, `","offsets":{`...)
@@ -309,18 +370,4 @@ func appendProductJSON(dst []byte, p *ProductTotals) []byte {
 	dst = append(dst, `,"valor_total":`...)
 	dst = p.Value.AppendJSON(dst)
 	return append(dst, '}')
-}
-
-// warnOverflow logs, once for each, what a snapshot could not sum.
-func (b *salesAggregate) warnOverflow(v *snapshotView) {
-	if v.warned == nil {
-		v.warned = map[string]bool{}
-	}
-	for _, name := range v.overflow {
-		if v.warned[name] {
-			continue
-		}
-		v.warned[name] = true
-		b.log.Errorf("Snapshot: %q summed over the partitions exceeds int64 (R$ 92 quadrillion in valor_total): shown at the largest int64 and listed in estouro. Each partition's totals are checked and exact (on the state topic when there is one); only their sum does not fit", name)
-	}
 }

@@ -22,13 +22,13 @@ type combinedWindow struct {
 	rev          int32
 	// overflow names the sums over partitions that exceed int64, shown at
 	// its largest value (estouro), as in snapshots.
-	overflow []string
+	overflow overflow
 }
 
-// count adds n to *sum, naming name in overflow if it does not fit.
-func (c *combinedWindow) count(sum *int64, n int64, name string) {
-	if !addChecked(sum, n) && !slices.Contains(c.overflow, name) {
-		c.overflow = append(c.overflow, name)
+// count adds n to *sum, naming the field in overflow if it does not fit.
+func (c *combinedWindow) count(sum *int64, n int64, field string) {
+	if !addChecked(sum, n) {
+		c.overflow.field(field)
 	}
 }
 
@@ -50,8 +50,8 @@ func (c *combinedWindow) add(name string, units, orders int64, value order.Cents
 	}
 	ok := addChecked(&p.Units, units)
 	ok = addChecked(&p.Orders, orders) && ok
-	if !(addChecked(&p.Value, value) && ok) && !slices.Contains(c.overflow, name) {
-		c.overflow = append(c.overflow, name)
+	if !(addChecked(&p.Value, value) && ok) {
+		c.overflow.product(name)
 	}
 }
 
@@ -273,18 +273,8 @@ func (b *salesAggregate) emitWindowsLocked(now time.Time, final bool) (service.M
 		c.rev = sh.emitted[start].rev + 1
 		sh.emitted[start] = emittedWindow{rev: c.rev, orders: c.orders}
 		sent[start] = sh.emitted[start]
-		if len(c.overflow) > 0 {
-			slices.Sort(c.overflow)
-			for _, name := range c.overflow {
-				key := "janela " + window.Label(start) + ": " + name
-				if b.view.warned == nil {
-					b.view.warned = map[string]bool{}
-				}
-				if !b.view.warned[key] {
-					b.view.warned[key] = true
-					b.log.Errorf("Window %s: %q summed over the partitions exceeds int64 (R$ 92 quadrillion in valor_total): shown at the largest int64 and listed in estouro. Each partition's totals are exact; only their sum does not fit", window.Label(start), name)
-				}
-			}
+		if c.overflow.len() > 0 {
+			b.warnOverflow("Window "+window.Label(start), &c.overflow)
 		}
 		msg := service.NewMessage(appendWindowJSON(nil, c, upTo, now))
 		kind := "final"
@@ -441,16 +431,7 @@ func appendWindowJSON(dst []byte, c *combinedWindow, closed int64, now time.Time
 		dst = appendProductJSON(dst, p)
 	}
 	dst = append(dst, ']')
-	if len(c.overflow) > 0 {
-		dst = append(dst, `,"estouro":[`...)
-		for i, name := range c.overflow {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = order.AppendString(dst, name)
-		}
-		dst = append(dst, ']')
-	}
+	dst = c.overflow.appendJSON(dst)
 	dst = append(dst, `,"fechadas_ate":`...)
 	if closed == math.MaxInt64 {
 		dst = append(dst, `null`...) // the input ended: every window is final

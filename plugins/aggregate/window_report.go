@@ -22,8 +22,9 @@ type WindowTotals struct {
 	// ClosedUpTo is how far windows were closed when it was emitted; zero
 	// at the end of the input.
 	ClosedUpTo time.Time
-	// Overflow names the sums over partitions shown at the largest int64.
-	Overflow []string
+	// OverflowFields and OverflowProducts name the sums over partitions
+	// shown at the largest int64 (estouro).
+	OverflowFields, OverflowProducts []string
 }
 
 type windowDoc struct {
@@ -37,7 +38,7 @@ type windowDoc struct {
 	ValorTotal  json.Number  `json:"valor_total"`
 	Produtos    []productDoc `json:"produtos"`
 	FechadasAte *string      `json:"fechadas_ate"`
-	Estouro     []string     `json:"estouro"`
+	Estouro     overflowDoc  `json:"estouro"`
 	EmitidoEm   string       `json:"emitido_em"`
 }
 
@@ -48,7 +49,8 @@ func ParseWindow(data []byte) (*WindowTotals, error) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("parsing window: %w", err)
 	}
-	w := &WindowTotals{Revision: doc.Revisao, Orders: doc.Pedidos, Late: doc.Atrasados, Overflow: doc.Estouro}
+	w := &WindowTotals{Revision: doc.Revisao, Orders: doc.Pedidos, Late: doc.Atrasados,
+		OverflowFields: doc.Estouro.Campos, OverflowProducts: doc.Estouro.Produtos}
 	var err error
 	if w.Start, err = time.Parse(time.RFC3339, doc.Janela.Inicio); err != nil {
 		return nil, fmt.Errorf("parsing window: janela.inicio: %w", err)
@@ -125,9 +127,9 @@ func windowTitle(w *WindowTotals, width int) string {
 	if w.Revision > 1 {
 		kind = "revisão " + strconv.Itoa(w.Revision) + " · atrasados " + groupThousands(w.Late)
 	}
-	if n := len(w.Overflow); n > 0 {
+	if len(w.OverflowFields)+len(w.OverflowProducts) > 0 {
 		// Sums over partitions shown at the largest int64 (estouro).
-		kind = "ESTOURO int64 em " + strconv.Itoa(n) + " soma(s) · " + kind
+		kind = "ESTOURO · " + kind
 	}
 	full := "Janela " + span + " · " + kind + " · pedidos " + groupThousands(w.Orders)
 	if width <= 0 || displayWidth(full) <= width {
