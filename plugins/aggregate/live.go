@@ -123,6 +123,7 @@ func (b *salesAggregate) appendPainelLocked(dst []byte, rows []*ProductTotals, n
 	dst = appendMoneyString(dst, v.value)
 	dst = append(dst, `,"produtos":`...)
 	dst = strconv.AppendInt(dst, int64(len(rows)), 10)
+	dst = v.overflow.appendJSON(dst)
 
 	dst = append(dst, `,"top":[`...)
 	top := rows[:min(len(rows), liveTop)]

@@ -130,3 +130,34 @@ func TestStateNegativeTotalsRefused(t *testing.T) {
 		assert.ErrorContains(t, err, `produtos[1] ("Iate"): negative totals`)
 	}
 }
+
+// TestPainelSumOverflow: the dashboard's view carries the snapshot's estouro
+// and its own sums over products stay at the largest int64.
+func TestPainelSumOverflow(t *testing.T) {
+	b := newTestBuffer(t, "interval: 0s")
+	require.NotNil(t, b.live, "the dashboard view of a test buffer")
+	ack := func(context.Context, error) error { return nil }
+	require.NoError(t, b.WriteBatch(context.Background(), service.MessageBatch{
+		kafkaMsg(orderJSON("1", order.Item{Name: "Iate", Quantity: 1, UnitPrice: 100000}), testTopic, 0, 0),
+		kafkaMsg(orderJSON("2", order.Item{Name: "Barco", Quantity: 1, UnitPrice: 100000}), testTopic, 1, 0),
+	}, ack))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for p := range int32(2) {
+		a := b.parts[TopicPartition{testTopic, p}].agg
+		for i := range a.products {
+			a.products[i].Units = math.MaxInt64 - 10 // each product fits, their units do not
+		}
+	}
+	b.appendSnapshotLocked(nil, ModeComplete, snapTime)
+	painel := string(b.appendPainelLocked(nil, b.view.rows, snapTime))
+	assert.Contains(t, painel, `"quantidade":9223372036854775807,`, painel)
+	assert.NotContains(t, painel, `:-`, "no negative number")
+	assert.NotContains(t, painel, "estouro", "no snapshot sum overflowed")
+
+	b.parts[TopicPartition{testTopic, 1}].agg.products[0].Name = "Iate" // same product on both
+	b.view.init()
+	b.appendSnapshotLocked(nil, ModeComplete, snapTime)
+	painel = string(b.appendPainelLocked(nil, b.view.rows, snapTime))
+	assert.Contains(t, painel, `"estouro":{"campos":[],"produtos":["Iate"]}`, painel)
+}

@@ -159,12 +159,23 @@
     $("janelas").replaceChildren(...linhas);
   }
 
+  // Sums over partitions beyond int64 are shown at its largest value and
+  // named in estouro (CONTRACT section 8).
+  function estouro(v) {
+    const e = $("estouro");
+    const nomes = v.estouro ? [...v.estouro.campos, ...v.estouro.produtos] : [];
+    e.hidden = nomes.length === 0;
+    e.textContent = nomes.length === 0 ? "" :
+      "ESTOURO: somas acima do maior int64, mostradas nele: " + nomes.join(", ");
+  }
+
   function mostrar(v) {
     $("pedidos").textContent = inteiro(v.pedidos);
     $("unidades").textContent = inteiro(v.quantidade);
     $("receita").textContent = reais(v.valor_total);
     $("atualizado").textContent = "snapshot " + v.sequencia + " · " + hora(v.emitido_em);
     document.body.dataset.sequencia = String(v.sequencia);
+    estouro(v);
     barras(v);
     rejeicoes(v);
     particoes(v);
