@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/urfave/cli/v2"
+
+	"github.com/vendas-connect/vendas-connect/plugins/kafka"
 )
 
 // ResetCommand returns the `reset-state` subcommand: it deletes a state
@@ -26,7 +28,12 @@ group first. The next start counts every partition of the topic from its
 beginning. Use it when the orders topic was deleted and created again, as the
 consumer's error message says:
 
-  vendas-connect reset-state --brokers 127.0.0.1:9092 --state-topic vendas_ecommerce_totais`,
+  vendas-connect reset-state --brokers 127.0.0.1:9092 --state-topic vendas_ecommerce_totais
+
+SASL and TLS come from the environment, as in the shipped configs:
+KAFKA_SASL_MECHANISM (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; none by default),
+KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD and KAFKA_TLS (true: TLS with the
+system's CA roots).`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{
 				Name:  "brokers",
@@ -60,7 +67,11 @@ func resetState(ctx context.Context, brokers []string, topic string, out writer)
 	if topic == "" {
 		return errors.New("--state-topic is empty")
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	opts, err := kafka.EnvClientOpts(brokers)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err
 	}

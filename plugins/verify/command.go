@@ -66,7 +66,9 @@ The consumer's totals: --actual FILE (or - for stdin) holding our snapshots as
 JSON lines (the last complete one counts), per-product rows as CSV with a
 header or as JSON; or --topic T, a topic holding either. --dlq-topic T counts
 the DLQ's records by their vendas_falha header and names the fault classes
-missing from it.`,
+missing from it. Topics are read with SASL and TLS from the environment, as
+the shipped configs connect: KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME,
+KAFKA_SASL_PASSWORD, KAFKA_TLS.`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "expected", Usage: "an expected results file written by sales_orders (repeat it for each instance)"},
 			&cli.StringFlag{Name: "config", Usage: "recompute the expected results from this produce config instead"},

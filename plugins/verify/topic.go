@@ -10,12 +10,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/vendas-connect/vendas-connect/plugins/generator"
+	"github.com/vendas-connect/vendas-connect/plugins/kafka"
 )
 
 // readTopic reads every record of topic, from the start of each partition
 // to its end when the read began.
 func readTopic(ctx context.Context, brokers []string, topic string) ([]*kgo.Record, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	opts, err := kafka.EnvClientOpts(brokers)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("topic %s: %w", topic, err)
 	}
