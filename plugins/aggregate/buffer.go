@@ -140,11 +140,18 @@ type salesAggregate struct {
 	failed     error         // nothing more is counted
 	crash      bool          // tests: stop without writing
 
-	ready        []*rejectedRecord // rejected records to emit
-	inflight     int               // rejected records emitted, not yet acknowledged
-	retryAt      time.Time         // rejected records wait until then after a failure
-	retries      int
-	lastRetryLog time.Time
+	ready []*rejectedRecord // rejected records to emit
+	// Rejected records queued or on their way to the output, and their
+	// bytes: beyond maxHeld or maxHeldBytes, WriteBatch waits until some are
+	// delivered (a DLQ that is down holds up counting rather than memory).
+	held, heldBytes       int
+	maxHeld, maxHeldBytes int
+	drained               chan struct{} // closed and replaced as held records are delivered
+	lastHeldLog           time.Time
+	inflight              int       // rejected records emitted, not yet acknowledged
+	retryAt               time.Time // rejected records wait until then after a failure
+	retries               int
+	lastRetryLog          time.Time
 
 	endOfInput bool
 	final      finalState
@@ -266,7 +273,10 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 		clReady:     make(chan struct{}),
 		committed:   make(chan struct{}),
 		parts:       map[TopicPartition]*livePart{},
+		maxHeld:     maxHeldRejected,
+		drained:     make(chan struct{}),
 	}
+	b.maxHeldBytes = maxHeldRejectedBytes
 	if wconf != nil {
 		b.win = newWindowShared(*wconf)
 		b.win.durable = stateTopic != ""
@@ -387,6 +397,8 @@ func (b *salesAggregate) fatal(err error) {
 	first := b.failed == nil
 	if first {
 		b.failed = err
+		close(b.drained) // releases a WriteBatch waiting for room
+		b.drained = make(chan struct{})
 	}
 	b.mu.Unlock()
 	if first {
@@ -624,6 +636,20 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 		}
 		b.mu.Lock()
 	}
+	for (b.held >= b.maxHeld || b.heldBytes >= b.maxHeldBytes) && !b.closed && b.failed == nil {
+		if b.now().Sub(b.lastHeldLog) >= time.Minute {
+			b.lastHeldLog = b.now()
+			b.log.Errorf("%d rejected records (%d bytes) wait for the output (the DLQ) to take them: counting waits until some are delivered (this is logged at most once a minute)", b.held, b.heldBytes)
+		}
+		ch := b.drained
+		b.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		b.mu.Lock()
+	}
 	if b.closed {
 		b.mu.Unlock()
 		return service.ErrNotConnected
@@ -672,7 +698,7 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 				c.rejected++
 				r := newRejected(m, data, err)
 				b.live.noteRejected(r, b.now())
-				b.ready = append(b.ready, r)
+				b.holdLocked(r)
 			case Duplicate:
 				c.dupOrders++
 			default:
@@ -787,7 +813,21 @@ func (b *salesAggregate) emitRejectedLocked(lp *livePart, pos *kafka.Position, m
 	r.tp, r.assignment, r.offset, r.hasPos = lp.tp, lp.assignment, pos.Offset, true
 	lp.unacked[pos.Offset]++
 	b.live.noteRejected(r, b.now())
+	b.holdLocked(r)
+}
+
+// Rejected records held for the output at most, by count and by bytes,
+// before WriteBatch waits for the output to take some.
+const (
+	maxHeldRejected      = 100_000
+	maxHeldRejectedBytes = 32 << 20
+)
+
+// holdLocked queues r for the output.
+func (b *salesAggregate) holdLocked(r *rejectedRecord) {
 	b.ready = append(b.ready, r)
+	b.held++
+	b.heldBytes += r.size()
 }
 
 // commitLoop writes what WriteBatch counted, one write at a time; whatever
@@ -1005,7 +1045,11 @@ func (b *salesAggregate) emitReadyLocked() (service.MessageBatch, service.AckFun
 			b.retryAt = time.Time{}
 			for _, r := range recs {
 				b.deliveredLocked(r)
+				b.held--
+				b.heldBytes -= r.size()
 			}
+			close(b.drained) // releases a WriteBatch waiting for room
+			b.drained = make(chan struct{})
 		}
 		b.mu.Unlock()
 		if err == nil && b.stateTopic != "" {
@@ -1083,6 +1127,8 @@ func (b *salesAggregate) Close(ctx context.Context) error {
 	b.closed = true
 	close(b.committed) // releases writers waiting for room
 	b.committed = make(chan struct{})
+	close(b.drained)
+	b.drained = make(chan struct{})
 	b.mu.Unlock()
 	b.live.close() // ends the SSE streams
 	b.stopTicker()
@@ -1124,6 +1170,15 @@ type rejectedRecord struct {
 }
 
 type metaPair struct{ key, value string }
+
+// size is about what r takes in memory.
+func (r *rejectedRecord) size() int {
+	n := len(r.data) + len(r.reason) + 64
+	for _, m := range r.meta {
+		n += len(m.key) + len(m.value) + 32
+	}
+	return n
+}
 
 func newRejected(m *service.Message, data []byte, err error) *rejectedRecord {
 	r := &rejectedRecord{data: append([]byte(nil), data...), reason: err.Error()}
