@@ -627,28 +627,18 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 	records := batchRecords(batch)
 	b.mu.Lock()
 	for b.stateTopic != "" && b.pendingN > 0 && b.pendingN+records > b.maxPending && !b.closed && b.failed == nil {
-		ch := b.committed
-		b.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := b.waitLocked(ctx, b.committed); err != nil {
+			return err
 		}
-		b.mu.Lock()
 	}
 	for (b.held >= b.maxHeld || b.heldBytes >= b.maxHeldBytes) && !b.closed && b.failed == nil {
 		if b.now().Sub(b.lastHeldLog) >= time.Minute {
 			b.lastHeldLog = b.now()
 			b.log.Errorf("%d rejected records (%d bytes) wait for the output (the DLQ) to take them: counting waits until some are delivered (this is logged at most once a minute)", b.held, b.heldBytes)
 		}
-		ch := b.drained
-		b.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := b.waitLocked(ctx, b.drained); err != nil {
+			return err
 		}
-		b.mu.Lock()
 	}
 	if b.closed {
 		b.mu.Unlock()
@@ -730,6 +720,19 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 	b.pendingN += records
 	b.mu.Unlock()
 	wake(b.commitWake)
+	return nil
+}
+
+// waitLocked waits, without mu, until ch is closed or ctx ends; it returns
+// with mu held, or unlocked with ctx's error.
+func (b *salesAggregate) waitLocked(ctx context.Context, ch chan struct{}) error {
+	b.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	b.mu.Lock()
 	return nil
 }
 
