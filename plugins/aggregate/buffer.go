@@ -140,18 +140,18 @@ type salesAggregate struct {
 	failed     error         // nothing more is counted
 	crash      bool          // tests: stop without writing
 
-	ready []*rejectedRecord // rejected records to emit
-	// Rejected records queued or on their way to the output, and their
-	// bytes: beyond maxHeld or maxHeldBytes, WriteBatch waits until some are
-	// delivered (a DLQ that is down holds up counting rather than memory).
-	held, heldBytes       int
+	ready        []*rejectedRecord // rejected records to emit
+	inflight     int               // rejected records emitted, not yet acknowledged
+	retryAt      time.Time         // rejected records wait until then after a failure
+	retries      int
+	lastRetryLog time.Time
+	// The bytes of the rejected records ready or in flight: beyond maxHeld
+	// records or maxHeldBytes, WriteBatch waits until some are delivered (a
+	// DLQ that is down holds up counting rather than memory).
+	heldBytes             int
 	maxHeld, maxHeldBytes int
 	drained               chan struct{} // closed and replaced as held records are delivered
 	lastHeldLog           time.Time
-	inflight              int       // rejected records emitted, not yet acknowledged
-	retryAt               time.Time // rejected records wait until then after a failure
-	retries               int
-	lastRetryLog          time.Time
 
 	endOfInput bool
 	final      finalState
@@ -247,36 +247,36 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 
 	host, _ := os.Hostname()
 	b := &salesAggregate{
-		log:         mgr.Logger(),
-		mode:        mode,
-		interval:    interval,
-		maxPending:  maxPending,
-		maxProds:    maxProds,
-		now:         time.Now,
-		member:      memberName(host),
-		stateTopic:  stateTopic,
-		connOpts:    input,
-		mApplied:    mgr.Metrics().NewCounter("sales_orders_applied"),
-		mRejected:   mgr.Metrics().NewCounter("sales_records_rejected"),
-		mDuplicates: mgr.Metrics().NewCounter("sales_duplicates_skipped"),
-		mStale:      mgr.Metrics().NewCounter("sales_stale_skipped"),
-		mDupOrders:  mgr.Metrics().NewCounter("sales_orders_deduplicated"),
-		mSnapshots:  mgr.Metrics().NewCounter("sales_snapshots_emitted"),
-		mProducts:   mgr.Metrics().NewGauge("sales_products"),
-		mOwned:      mgr.Metrics().NewGauge("sales_partitions_owned"),
-		mCommit:     mgr.Metrics().NewTimer("sales_commit_latency_ns"),
-		readerWake:  make(chan struct{}, 1),
-		commitWake:  make(chan struct{}, 1),
-		endCh:       make(chan struct{}),
-		stopCommit:  make(chan struct{}),
-		commitDone:  make(chan struct{}),
-		clReady:     make(chan struct{}),
-		committed:   make(chan struct{}),
-		parts:       map[TopicPartition]*livePart{},
-		maxHeld:     maxHeldRejected,
-		drained:     make(chan struct{}),
+		log:          mgr.Logger(),
+		mode:         mode,
+		interval:     interval,
+		maxPending:   maxPending,
+		maxProds:     maxProds,
+		now:          time.Now,
+		member:       memberName(host),
+		stateTopic:   stateTopic,
+		connOpts:     input,
+		mApplied:     mgr.Metrics().NewCounter("sales_orders_applied"),
+		mRejected:    mgr.Metrics().NewCounter("sales_records_rejected"),
+		mDuplicates:  mgr.Metrics().NewCounter("sales_duplicates_skipped"),
+		mStale:       mgr.Metrics().NewCounter("sales_stale_skipped"),
+		mDupOrders:   mgr.Metrics().NewCounter("sales_orders_deduplicated"),
+		mSnapshots:   mgr.Metrics().NewCounter("sales_snapshots_emitted"),
+		mProducts:    mgr.Metrics().NewGauge("sales_products"),
+		mOwned:       mgr.Metrics().NewGauge("sales_partitions_owned"),
+		mCommit:      mgr.Metrics().NewTimer("sales_commit_latency_ns"),
+		readerWake:   make(chan struct{}, 1),
+		commitWake:   make(chan struct{}, 1),
+		endCh:        make(chan struct{}),
+		stopCommit:   make(chan struct{}),
+		commitDone:   make(chan struct{}),
+		clReady:      make(chan struct{}),
+		committed:    make(chan struct{}),
+		parts:        map[TopicPartition]*livePart{},
+		maxHeld:      maxHeldRejected,
+		maxHeldBytes: maxHeldRejectedBytes,
+		drained:      make(chan struct{}),
 	}
-	b.maxHeldBytes = maxHeldRejectedBytes
 	if wconf != nil {
 		b.win = newWindowShared(*wconf)
 		b.win.durable = stateTopic != ""
@@ -631,10 +631,10 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 			return err
 		}
 	}
-	for (b.held >= b.maxHeld || b.heldBytes >= b.maxHeldBytes) && !b.closed && b.failed == nil {
+	for held := len(b.ready) + b.inflight; (held >= b.maxHeld || b.heldBytes >= b.maxHeldBytes) && !b.closed && b.failed == nil; held = len(b.ready) + b.inflight {
 		if b.now().Sub(b.lastHeldLog) >= time.Minute {
 			b.lastHeldLog = b.now()
-			b.log.Errorf("%d rejected records (%d bytes) wait for the output (the DLQ) to take them: counting waits until some are delivered (this is logged at most once a minute)", b.held, b.heldBytes)
+			b.log.Errorf("%d rejected records (%d bytes) wait for the output (the DLQ) to take them: counting waits until some are delivered (this is logged at most once a minute)", held, b.heldBytes)
 		}
 		if err := b.waitLocked(ctx, b.drained); err != nil {
 			return err
@@ -829,7 +829,6 @@ const (
 // holdLocked queues r for the output.
 func (b *salesAggregate) holdLocked(r *rejectedRecord) {
 	b.ready = append(b.ready, r)
-	b.held++
 	b.heldBytes += r.size()
 }
 
@@ -1048,7 +1047,6 @@ func (b *salesAggregate) emitReadyLocked() (service.MessageBatch, service.AckFun
 			b.retryAt = time.Time{}
 			for _, r := range recs {
 				b.deliveredLocked(r)
-				b.held--
 				b.heldBytes -= r.size()
 			}
 			close(b.drained) // releases a WriteBatch waiting for room

@@ -53,6 +53,6 @@ func TestRejectedHeldIsBounded(t *testing.T) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	assert.Equal(t, 1, b.held, "the fourth record is held now")
+	assert.Equal(t, 1, len(b.ready)+b.inflight, "the fourth record is held now")
 	assert.Equal(t, int64(4), b.parts[TopicPartition{testTopic, 0}].agg.rejected)
 }

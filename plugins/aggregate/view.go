@@ -54,6 +54,23 @@ func (o *overflow) product(name string) {
 	}
 }
 
+// count adds n to *sum, naming the line's field in o if it does not fit.
+func count[T ~int64](o *overflow, sum *T, n T, field string) {
+	if !addChecked(sum, n) {
+		o.field(field)
+	}
+}
+
+// addTotals adds a product's totals to t, naming the product in o if they
+// do not fit.
+func (o *overflow) addTotals(t *ProductTotals, units, orders int64, value order.Cents) {
+	ok := addChecked(&t.Units, units)
+	ok = addChecked(&t.Orders, orders) && ok
+	if !(addChecked(&t.Value, value) && ok) {
+		o.product(t.Name)
+	}
+}
+
 // appendJSON writes ,"estouro":{...} when something overflowed, sorted.
 func (o *overflow) appendJSON(dst []byte) []byte {
 	if o.len() == 0 {
@@ -140,11 +157,7 @@ func (v *snapshotView) add(p *ProductTotals) {
 		t = &ProductTotals{Name: p.Name}
 		v.totals[p.Name] = t
 	}
-	ok := addChecked(&t.Units, p.Units)
-	ok = addChecked(&t.Orders, p.Orders) && ok
-	if !(addChecked(&t.Value, p.Value) && ok) {
-		v.overflow.product(p.Name)
-	}
+	v.overflow.addTotals(t, p.Units, p.Orders, p.Value)
 }
 
 // appendSnapshotLocked writes a snapshot of every partition: the ones this
@@ -162,17 +175,12 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 	if b.win != nil && b.win.conf.dedupe {
 		dups = 0
 	}
-	// The snapshot's own counts, named as in its JSON when they overflow.
-	count := func(sum *int64, n int64, name string) {
-		if !addChecked(sum, n) {
-			v.overflow.field(name)
-		}
-	}
+	o := &v.overflow
 	addAgg := func(a *Aggregator) {
-		count(&orders, a.orders, "pedidos")
-		count(&rejected, a.rejected, "rejeitados")
+		count(o, &orders, a.orders, "pedidos")
+		count(o, &rejected, a.rejected, "rejeitados")
 		if a.win != nil && a.win.dedupe != nil {
-			count(&dups, a.win.dedupe.dups, "duplicados")
+			count(o, &dups, a.win.dedupe.dups, "duplicados")
 		}
 		for i := range a.products {
 			v.add(&a.products[i].ProductTotals)
@@ -196,10 +204,10 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 			if lp := b.parts[s.tp()]; lp != nil && (lp.live || lp.next > s.Next) {
 				return
 			}
-			count(&orders, s.Orders, "pedidos")
-			count(&rejected, s.Rejected, "rejeitados")
+			count(o, &orders, s.Orders, "pedidos")
+			count(o, &rejected, s.Rejected, "rejeitados")
 			if dups >= 0 && s.DedupeFrom >= 0 {
-				count(&dups, s.Duplicates, "duplicados")
+				count(o, &dups, s.Duplicates, "duplicados")
 			}
 			for i := range s.Products {
 				v.add(&s.Products[i])
@@ -215,9 +223,7 @@ func (b *salesAggregate) appendSnapshotLocked(dst []byte, mode Mode, now time.Ti
 	var value order.Cents
 	products := 0
 	for name, t := range v.totals {
-		if !addChecked(&value, t.Value) {
-			v.overflow.field("valor_total")
-		}
+		count(o, &value, t.Value, "valor_total")
 		if t.Units == 0 && t.Orders == 0 && t.Value == 0 {
 			continue
 		}

@@ -25,13 +25,6 @@ type combinedWindow struct {
 	overflow overflow
 }
 
-// count adds n to *sum, naming the field in overflow if it does not fit.
-func (c *combinedWindow) count(sum *int64, n int64, field string) {
-	if !addChecked(sum, n) {
-		c.overflow.field(field)
-	}
-}
-
 // rows are its products by value, descending.
 func (c *combinedWindow) rows() []*ProductTotals {
 	rows := make([]*ProductTotals, 0, len(c.products))
@@ -48,11 +41,7 @@ func (c *combinedWindow) add(name string, units, orders int64, value order.Cents
 		p = &ProductTotals{Name: name}
 		c.products[name] = p
 	}
-	ok := addChecked(&p.Units, units)
-	ok = addChecked(&p.Orders, orders) && ok
-	if !(addChecked(&p.Value, value) && ok) {
-		c.overflow.product(name)
-	}
+	c.overflow.addTotals(p, units, orders, value)
 }
 
 // windowSource is a partition's windows as the emission reads them: one this
@@ -96,9 +85,9 @@ func combine(srcs []windowSource, starts []int64, end func(int64) int64) map[int
 				if wt == nil {
 					continue
 				}
-				c.count(&c.orders, wt.orders, "pedidos")
-				c.count(&c.late, wt.late, "atrasados")
-				c.count((*int64)(&c.value), int64(wt.value), "valor_total")
+				count(&c.overflow, &c.orders, wt.orders, "pedidos")
+				count(&c.overflow, &c.late, wt.late, "atrasados")
+				count(&c.overflow, &c.value, wt.value, "valor_total")
 				for k, p := range wt.prods {
 					if p.units != 0 || p.orders != 0 {
 						c.add(src.names(int32(k)), p.units, p.orders, p.value)
@@ -113,9 +102,9 @@ func combine(srcs []windowSource, starts []int64, end func(int64) int64) map[int
 			if c == nil {
 				continue
 			}
-			c.count(&c.orders, sw.Orders, "pedidos")
-			c.count(&c.late, sw.Late, "atrasados")
-			c.count((*int64)(&c.value), int64(sw.Value), "valor_total")
+			count(&c.overflow, &c.orders, sw.Orders, "pedidos")
+			count(&c.overflow, &c.late, sw.Late, "atrasados")
+			count(&c.overflow, &c.value, sw.Value, "valor_total")
 			for _, p := range sw.Prods {
 				if int(p.Idx) < len(src.state.Products) {
 					c.add(src.state.Products[p.Idx].Name, p.Units, p.Orders, p.Value)

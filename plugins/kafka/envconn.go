@@ -52,10 +52,10 @@ func EnvClientOpts(brokers []string) ([]kgo.Opt, error) {
 		return nil, err
 	}
 	conf, err := service.NewConfigSpec().Fields(connectionFields()...).ParseYAML(string(text), nil)
-	if err != nil {
-		return nil, fmt.Errorf("%s, %s, %s or %s: %w", EnvSASLMechanism, EnvSASLUsername, EnvSASLPassword, EnvTLS, err)
+	var opts []kgo.Opt
+	if err == nil {
+		opts, _, err = connectionOptsFromConfig(conf, nil) // franz-go logs nothing: stdout may carry data
 	}
-	opts, _, err := connectionOptsFromConfig(conf, nil) // franz-go logs nothing: stdout may carry data
 	if err != nil {
 		return nil, fmt.Errorf("%s, %s, %s or %s: %w", EnvSASLMechanism, EnvSASLUsername, EnvSASLPassword, EnvTLS, err)
 	}

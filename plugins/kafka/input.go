@@ -366,10 +366,9 @@ func newFranzReaderFromConfig(conf *service.ParsedConfig, mgr *service.Resources
 	if r.bulkAllowed, err = conf.FieldBool(fieldBulk); err != nil {
 		return nil, err
 	}
-	if r.batchPolicy.Check != "" || batchHasProcessors(conf) {
+	r.plainBatching = r.batchPolicy.Check == "" && !batchHasProcessors(conf)
+	if !r.plainBatching {
 		r.bulkAllowed = false
-	} else {
-		r.plainBatching = true
 	}
 	r.bulkCount, r.bulkBytes = r.batchPolicy.Count, r.batchPolicy.ByteSize
 	if r.bulkCount <= 0 {
