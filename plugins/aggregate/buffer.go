@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -211,6 +212,10 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 	if maxPending < 1 {
 		return nil, fmt.Errorf("field %s: %d is below 1", fieldMaxPending, maxPending)
 	}
+	maxHeld, maxHeldBytes, err := heldLimitsFrom(conf)
+	if err != nil {
+		return nil, err
+	}
 	maxProds, err := conf.FieldInt(fieldMaxProd)
 	if err != nil {
 		return nil, err
@@ -273,8 +278,8 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 		clReady:      make(chan struct{}),
 		committed:    make(chan struct{}),
 		parts:        map[TopicPartition]*livePart{},
-		maxHeld:      maxHeldRejected,
-		maxHeldBytes: maxHeldRejectedBytes,
+		maxHeld:      maxHeld,
+		maxHeldBytes: maxHeldBytes,
 		drained:      make(chan struct{}),
 	}
 	if wconf != nil {
@@ -819,12 +824,31 @@ func (b *salesAggregate) emitRejectedLocked(lp *livePart, pos *kafka.Position, m
 	b.holdLocked(r)
 }
 
-// Rejected records held for the output at most, by count and by bytes,
-// before WriteBatch waits for the output to take some.
-const (
-	maxHeldRejected      = 100_000
-	maxHeldRejectedBytes = 32 << 20
-)
+// maxHeldRejected is max_rejected_held's default: rejected records held for
+// the output at most before WriteBatch waits for it to take some.
+const maxHeldRejected = 100_000
+
+// heldLimitsFrom reads max_rejected_held and max_rejected_held_bytes.
+func heldLimitsFrom(conf *service.ParsedConfig) (records, size int, err error) {
+	if records, err = conf.FieldInt(fieldMaxHeld); err != nil {
+		return 0, 0, err
+	}
+	if records < 1 {
+		return 0, 0, fmt.Errorf("field %s: %d is below 1", fieldMaxHeld, records)
+	}
+	s, err := conf.FieldString(fieldMaxHeldB)
+	if err != nil {
+		return 0, 0, err
+	}
+	n, err := humanize.ParseBytes(s)
+	if err != nil {
+		return 0, 0, fmt.Errorf("field %s: %q is not a size such as 32MiB or 500KB: %w", fieldMaxHeldB, s, err)
+	}
+	if n < 1 || n > 1<<40 {
+		return 0, 0, fmt.Errorf("field %s: %q is not from 1B to 1TiB", fieldMaxHeldB, s)
+	}
+	return records, int(n), nil
+}
 
 // holdLocked queues r for the output.
 func (b *salesAggregate) holdLocked(r *rejectedRecord) {

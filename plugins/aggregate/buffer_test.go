@@ -42,6 +42,9 @@ func TestConfigValidation(t *testing.T) {
 		{"negative interval", `interval: -1s`, `field interval: -1s is negative`},
 		{"not a duration", `interval: often`, `often`},
 		{"max_pending zero", `max_pending: 0`, `field max_pending: 0 is below 1`},
+		{"max_rejected_held zero", `max_rejected_held: 0`, `field max_rejected_held: 0 is below 1`},
+		{"max_rejected_held_bytes not a size", `max_rejected_held_bytes: lots`, `field max_rejected_held_bytes: "lots" is not a size such as 32MiB`},
+		{"max_rejected_held_bytes zero", `max_rejected_held_bytes: 0B`, `field max_rejected_held_bytes: "0B" is not from 1B to 1TiB`},
 		{"state_dir is gone", `state_dir: /tmp/x`, `field state_dir (STATE_DIR in consume.yaml) is set to "/tmp/x", but the state now lives on Kafka`},
 		{"state topic without kafka_franz", `state_topic: vendas_totais`, `field state_topic: the state is kept per Kafka partition, so the input must be kafka_franz`},
 		{"empty topic", `topics: [ "" ]`, `field topics: empty topic name`},
@@ -63,7 +66,17 @@ func TestConfigValidation(t *testing.T) {
 	defer b.Close(context.Background())
 	assert.Equal(t, ModeComplete, b.mode)
 	assert.Equal(t, 2*time.Second, b.interval)
+	assert.Equal(t, 100_000, b.maxHeld)
+	assert.Equal(t, 32<<20, b.maxHeldBytes)
 	assert.Nil(t, b.cl)
+
+	conf, err = aggregateSpec().ParseYAML("max_rejected_held: 10\nmax_rejected_held_bytes: 1KiB", nil)
+	require.NoError(t, err)
+	b2, err := newSalesAggregateFromConfig(conf, service.MockResources())
+	require.NoError(t, err)
+	defer b2.Close(context.Background())
+	assert.Equal(t, 10, b2.maxHeld)
+	assert.Equal(t, 1024, b2.maxHeldBytes)
 }
 
 func TestLintRules(t *testing.T) {

@@ -13,13 +13,20 @@ import (
 )
 
 // TestRejectedHeldIsBounded: while the output (the DLQ) does not take the
-// rejected records, at most maxHeld of them are held; counting then waits,
-// and goes on once the output takes them. Nothing is dropped.
+// rejected records, at most max_rejected_held of them (or of
+// max_rejected_held_bytes) are held; counting then waits, and goes on once
+// the output takes them. Nothing is dropped.
 func TestRejectedHeldIsBounded(t *testing.T) {
-	b := newTestBuffer(t, "interval: 1h")
-	b.mu.Lock()
-	b.maxHeld = 3
-	b.mu.Unlock()
+	for _, c := range []struct{ name, limit string }{
+		{"records", "max_rejected_held: 3"},
+		{"bytes", "max_rejected_held_bytes: 1B"},
+	} {
+		t.Run(c.name, func(t *testing.T) { testRejectedHeld(t, c.limit) })
+	}
+}
+
+func testRejectedHeld(t *testing.T, limit string) {
+	b := newTestBuffer(t, "interval: 1h\n"+limit)
 	ack := func(context.Context, error) error { return nil }
 	bad := func(off int64) *service.Message { return kafkaMsg([]byte(`{"id_ordem":"x"}`), testTopic, 0, off) }
 	require.NoError(t, b.WriteBatch(context.Background(), service.MessageBatch{bad(0), bad(1), bad(2)}, ack))
@@ -34,7 +41,7 @@ func TestRejectedHeldIsBounded(t *testing.T) {
 	go func() { done <- b.WriteBatch(context.Background(), service.MessageBatch{bad(3)}, ack) }()
 	select {
 	case err := <-done:
-		t.Fatalf("counting went on with 3 rejected records held at most 3: %v", err)
+		t.Fatalf("counting went on with 3 rejected records held (%s): %v", limit, err)
 	case <-time.After(300 * time.Millisecond):
 	}
 

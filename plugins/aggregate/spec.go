@@ -21,6 +21,8 @@ const (
 	fieldDedupe     = "dedupe"
 	fieldMaxFuture  = "max_future"
 	fieldMaxSlots   = "max_window_products"
+	fieldMaxHeld    = "max_rejected_held"
+	fieldMaxHeldB   = "max_rejected_held_bytes"
 )
 
 // Metadata keys set on the messages sales_aggregate emits.
@@ -144,6 +146,16 @@ With `+"`state_topic`"+`, a partition's windows, its greatest event time and wha
 				Description("With `state_topic`, the most records counted but not yet on the broker; the input waits while this many are pending. Higher absorbs a slower broker, lower bounds what is read again after a crash.").
 				Default(65536).
 				Example(4096).
+				Advanced(),
+			service.NewIntField(fieldMaxHeld).
+				Description("The most rejected records held in memory for the output that takes them (the DLQ) while it does not: counting then waits until some are delivered, as it waits for the state topic, rather than memory growing or a rejected record being dropped. Counted with those emitted and not yet acknowledged.").
+				Default(maxHeldRejected).
+				Example(10000).
+				Advanced(),
+			service.NewStringField(fieldMaxHeldB).
+				Description("The most bytes of rejected records (their content) held for the DLQ, as `"+fieldMaxHeld+"`: whichever is reached first makes counting wait.").
+				Default("32MiB").
+				Example("8MiB").
 				Advanced(),
 		).
 		Example("Totals from Kafka to stdout, rejected records to a dead-letter topic",
