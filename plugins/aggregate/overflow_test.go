@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -106,6 +107,27 @@ func TestWindowSumOverflow(t *testing.T) {
 	assert.Contains(t, w.Products, ProductTotals{Name: "Iate", Units: 2, Orders: 2, Value: math.MaxInt64})
 	assert.NotContains(t, string(data), `:-`, "no negative number")
 	assert.Contains(t, renderWindow(w, 0)[0], "ESTOURO · final")
+
+	// The dashboard's row of that window names the same (CONTRACT section 8).
+	b := newTestBuffer(t, "interval: 0s\nwindow: 1h\n")
+	b.mu.Lock()
+	live := string(b.appendLiveWindowLocked(nil, []windowSource{part(0, big), part(1, big)}, start))
+	small := string(b.appendLiveWindowLocked(nil, []windowSource{part(0, 100), part(1, 100)}, start))
+	b.mu.Unlock()
+	var lw struct {
+		Value   string `json:"valor_total"`
+		Estouro *struct {
+			Campos   []string `json:"campos"`
+			Produtos []string `json:"produtos"`
+		} `json:"estouro"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(live), &lw), live)
+	require.NotNil(t, lw.Estouro, live)
+	assert.Equal(t, []string{"valor_total"}, lw.Estouro.Campos)
+	assert.Equal(t, []string{"Iate"}, lw.Estouro.Produtos)
+	assert.Equal(t, "92233720368547758.07", lw.Value)
+	assert.NotContains(t, small, "estouro")
+	require.True(t, json.Valid([]byte(small)), small)
 
 	c = combine([]windowSource{part(0, 100), part(1, 100)}, []int64{start}, end)[start]
 	assert.Zero(t, c.overflow.len())

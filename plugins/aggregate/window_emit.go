@@ -394,7 +394,10 @@ func (b *salesAggregate) appendLiveWindowLocked(dst []byte, srcs []windowSource,
 		dst = appendMoneyString(dst, p.Value)
 		dst = append(dst, '}')
 	}
-	return append(dst, "]}"...)
+	dst = append(dst, ']')
+	// Sums over partitions beyond int64, as in the window's line.
+	dst = c.overflow.appendJSON(dst)
+	return append(dst, '}')
 }
 
 // appendWindowJSON writes a window message (CONTRACT.md section 10).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/vendas-connect/vendas-connect/plugins/aggregate"
 	"github.com/vendas-connect/vendas-connect/plugins/kafkatest"
+	"github.com/vendas-connect/vendas-connect/plugins/liveview"
 	"github.com/vendas-connect/vendas-connect/plugins/order"
 )
 
@@ -495,5 +497,73 @@ func TestDashboardShowsWindows(t *testing.T) {
 	marca, err := chromedp.Run(tab, chromedp.Evaluate[bool](`window.__semRecarga === true`))
 	require.NoError(t, err)
 	assert.True(t, marca, "the page was not reloaded")
+	assert.Empty(t, br.errors(), "no console errors, exceptions or dialogs")
+}
+
+// TestDashboardShowsOverflow: a view whose sums over partitions exceed int64
+// (CONTRACT section 8: estouro, on the view and on a window). The page says
+// ESTOURO in red under its title, naming the sums, and flags the window row
+// whose sums overflow. Real orders cannot get there (an order is at most
+// R$ 1 000 000 000,00, so it would take 92 million of them at that), hence
+// a view written here and served by a Hub, as consume.yaml serves its own.
+func TestDashboardShowsOverflow(t *testing.T) {
+	br := newBrowser(t)
+	h := liveview.NewHub()
+	t.Cleanup(h.Close)
+	mux := http.NewServeMux()
+	for _, r := range h.Routes() {
+		mux.HandleFunc(r.Path, r.Handler)
+	}
+	mux.HandleFunc("/", liveview.DashboardAt("/"))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	const most = "92233720368547758.07" // the largest int64 of centavos
+	window := func(inicio, fim, estouro string) string {
+		return `{"inicio":"2026-11-24T` + inicio + `:00-03:00","fim":"2026-11-24T` + fim + `:00-03:00","revisao":1,"pedidos":4,"atrasados":0,` +
+			`"valor_total":"` + most + `","top":[{"produto":"Iate","valor_total":"` + most + `"}]` + estouro + `}`
+	}
+	painel := `{"sequencia":1,"emitido_em":"2026-12-02T04:53:29.829-03:00","pedidos":4,"rejeitados":0,` +
+		`"quantidade":9223372036854775807,"valor_total":"` + most + `","produtos":1,` +
+		`"estouro":{"campos":["valor_total"],"produtos":["Iate"]},` +
+		`"top":[{"produto":"Iate","quantidade":9223372036854775807,"pedidos":4,"valor_total":"` + most + `"}],` +
+		`"outros":{"produtos":0,"quantidade":0,"valor_total":"0.00"},"particoes":[],"rejeicoes":[],` +
+		`"janelas":{"atual":` + window("11:00", "12:00", "") +
+		`,"ultima_fechada":` + window("10:00", "11:00", `,"estouro":{"campos":["valor_total"],"produtos":["Iate"]}`) +
+		`,"fechadas_ate":"2026-11-24T11:00:00-03:00"}}`
+	require.True(t, json.Valid([]byte(painel)), painel)
+	h.Publish(&liveview.Frame{Seq: 1, Snapshot: []byte(`{}`), Painel: []byte(painel)})
+
+	tab := br.tab(t, 1280, 800, false)
+	require.NoError(t, chromedp.Do(tab, chromedp.Navigate(srv.URL+"/")))
+	const readOverflow = `JSON.stringify({
+  banner: document.getElementById("estouro").hidden ? "" : document.getElementById("estouro").textContent,
+  color: getComputedStyle(document.getElementById("estouro")).color,
+  rows: [...document.querySelectorAll("#janelas > tr")].map(tr => ({cls: tr.className, title: tr.title, estado: tr.children[1].textContent, valor: tr.children[4].textContent, color: getComputedStyle(tr.children[1]).color})),
+})`
+	type row struct{ Cls, Title, Estado, Valor, Color string }
+	var got struct {
+		Banner, Color string
+		Rows          []row
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		raw, err := chromedp.Run(tab, chromedp.Evaluate[string](readOverflow))
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal([]byte(raw), &got), raw)
+		if got.Banner != "" && len(got.Rows) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the page did not show the overflow; it shows %+v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	assert.Equal(t, "ESTOURO: somas acima do maior int64, mostradas nele: valor_total, Iate", got.Banner)
+	require.Len(t, got.Rows, 2)
+	open, closed := got.Rows[0], got.Rows[1]
+	assert.Equal(t, row{Estado: "aberta", Valor: "R$ 92.233.720.368.547.758,07", Color: open.Color}, open, "no estouro on the open window")
+	assert.Equal(t, row{Cls: "estouro", Title: got.Banner, Estado: "final · ESTOURO", Valor: "R$ 92.233.720.368.547.758,07", Color: got.Color}, closed)
+	assert.NotEqual(t, open.Color, closed.Color, "the flagged row is in the banner's colour, the other is not")
 	assert.Empty(t, br.errors(), "no console errors, exceptions or dialogs")
 }

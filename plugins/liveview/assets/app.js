@@ -149,7 +149,14 @@
       const tr = el("tr");
       tr.dataset.janela = estadoJanela;
       cell(tr, hora(j.inicio) + "–" + hora(j.fim));
-      cell(tr, estadoJanela === "fechada" ? (j.revisao > 1 ? "revisão " + j.revisao : "final") : "aberta");
+      cell(tr, (estadoJanela === "fechada" ? (j.revisao > 1 ? "revisão " + j.revisao : "final") : "aberta") +
+        (j.estouro ? " · ESTOURO" : ""));
+      if (j.estouro) {
+        // A sum over partitions beyond int64, shown at its largest value.
+        tr.classList.add("estouro");
+        tr.title = "ESTOURO: somas acima do maior int64, mostradas nele: " +
+          [...j.estouro.campos, ...j.estouro.produtos].join(", ");
+      }
       cell(tr, inteiro(j.pedidos), "num");
       cell(tr, inteiro(j.atrasados), "num");
       cell(tr, reais(j.valor_total), "num");
