@@ -292,7 +292,7 @@ func (r *salesReport) render(s *Snapshot, cols, rows int) []string {
 			all[i].name = printableName(all[i].name)
 			body[i] = all[i].cells(s.Value)
 		}
-		return layout(titleLine(s, 0), body, total.cells(s.Value), 0, true)
+		return layout(titleLine(s, 0), body, total.cells(s.Value), 0, true, true)
 	}
 	return fitTable(s, all, &total, cols, rows)
 }
@@ -337,7 +337,7 @@ func fitTable(s *Snapshot, all []tableRow, total *tableRow, cols, rows int) []st
 	if outros != nil {
 		body = append(body, outros.cells(s.Value))
 	}
-	lines := layout(titleLine(s, width), body, total.cells(s.Value), width, rules)
+	lines := layout(titleLine(s, width), body, total.cells(s.Value), width, rules, true)
 	if len(lines) > height {
 		// A window too small for the title, the headers and the totals.
 		lines = lines[:height]
@@ -347,8 +347,9 @@ func fitTable(s *Snapshot, all []tableRow, total *tableRow, cols, rows int) []st
 
 // layout prints the title, the header, the body and the totals row. With a
 // width, columns are dropped in dropOrder and the name column narrowed
-// until a row fits, and no line is longer than width.
-func layout(title string, body [][numCols]string, total [numCols]string, width int, rules bool) []string {
+// until a row fits, and no line is longer than width. change shows the
+// variação column.
+func layout(title string, body [][numCols]string, total [numCols]string, width int, rules, change bool) []string {
 	var w [numCols]int
 	measure := func(row *[numCols]string) {
 		for i, c := range row {
@@ -361,7 +362,7 @@ func layout(title string, body [][numCols]string, total [numCols]string, width i
 	}
 	measure(&total)
 
-	visible := [numCols]bool{true, true, true, true, true, true}
+	visible := [numCols]bool{true, true, true, true, true, change}
 	if width > 0 {
 		nameWidth := w[colName]
 		for dropped := 0; ; dropped++ {

@@ -95,24 +95,19 @@ func renderWindow(w *WindowTotals, width int) []string {
 				addChecked(&o.orders, p.Orders)
 				addChecked(&o.value, p.Value)
 			}
-			c := o.cells(w.Value)
-			c[colChange] = ""
-			body = append(body, c)
+			body = append(body, o.cells(w.Value))
 			break
 		}
 		t := tableRow{name: printableName(rows[i].Name), units: rows[i].Units, orders: rows[i].Orders, value: rows[i].Value}
-		c := t.cells(w.Value)
-		c[colChange] = ""
-		body = append(body, c)
+		body = append(body, t.cells(w.Value))
 	}
 	var units int64
 	for _, p := range rows {
 		addChecked(&units, p.Units)
 	}
 	total := tableRow{name: "TOTAL", units: units, orders: w.Orders, value: w.Value}
-	tc := total.cells(w.Value)
-	tc[colChange] = ""
-	return layout(windowTitle(w, width), body, tc, width, true)
+	// No variação column: a window is not compared with an earlier table.
+	return layout(windowTitle(w, width), body, total.cells(w.Value), width, true, false)
 }
 
 // windowTitle names the window in São Paulo time, whether it is final or an

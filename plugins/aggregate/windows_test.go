@@ -645,3 +645,19 @@ func drain(t *testing.T, b *salesAggregate, take func(service.MessageBatch)) {
 		require.NoError(t, ack(ctx, nil))
 	}
 }
+
+// TestWindowTableColumns: a window's table has no variação column (a window
+// is not compared with an earlier table, so it stood empty), and each row
+// ends with its share of the window's revenue.
+func TestWindowTableColumns(t *testing.T) {
+	start := time.Date(2026, 11, 24, 9, 0, 0, 0, order.SaoPaulo)
+	w := &WindowTotals{Start: start, End: start.Add(time.Hour), Revision: 2, Orders: 3, Late: 1, Value: 4000,
+		Products: []ProductTotals{{Name: "Caneca", Units: 2, Orders: 2, Value: 1000}, {Name: "Mouse", Units: 1, Orders: 1, Value: 3000}}}
+	for _, width := range []int{0, 80} {
+		lines := renderWindow(w, width)
+		require.Len(t, lines, 7, "title, header, rule, two products, rule, total: %q", lines)
+		assert.Regexp(t, `^produto +unidades +pedidos +valor +receita$`, lines[1])
+		assert.Regexp(t, `^Mouse +1 +1 +R\$ 30,00 +75,00%$`, lines[3])
+		assert.Regexp(t, `^TOTAL +3 +3 +R\$ 40,00 +100,00%$`, lines[6])
+	}
+}
