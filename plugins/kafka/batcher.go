@@ -55,8 +55,8 @@ type countBatcher struct {
 	count, byteSize int
 	period          time.Duration
 
-	msgs      service.MessageBatch
-	size      int
+	msgs      service.MessageBatch // nil when records are counted (addRecord)
+	n, size   int                  // messages or records, and their bytes
 	triggered bool
 	last      time.Time
 	created   *service.MetricCounter // batch_created, by mechanism; may be nil
@@ -86,17 +86,28 @@ func (b *countBatcher) incr(mechanism int) {
 
 func (b *countBatcher) Add(msg *service.Message) bool {
 	if b.msgs == nil && b.count > 0 {
-		// Room for a batch of consume.yaml's size at most: a large count
-		// flushed by the period with a few messages would waste the rest.
 		b.msgs = make(service.MessageBatch, 0, min(b.count, 1024))
 	}
 	b.msgs = append(b.msgs, msg)
+	size := 0
 	if b.byteSize > 0 {
 		if data, err := msg.AsBytes(); err == nil {
-			b.size += len(data)
+			size = len(data)
 		}
 	}
-	if !b.triggered && b.count > 0 && len(b.msgs) >= b.count {
+	return b.added(size)
+}
+
+// addRecord counts a record whose message is made later, when the batch is
+// read (partitionTracker.lazy), as Add counts a message of size bytes.
+func (b *countBatcher) addRecord(size int) bool { return b.added(size) }
+
+// added applies the policy to one more message of size bytes and reports
+// whether the batch is due.
+func (b *countBatcher) added(size int) bool {
+	b.n++
+	b.size += size
+	if !b.triggered && b.count > 0 && b.n >= b.count {
 		b.triggered = true
 		b.incr(0)
 	}
@@ -104,15 +115,15 @@ func (b *countBatcher) Add(msg *service.Message) bool {
 		b.triggered = true
 		b.incr(1)
 	}
-	return b.triggered || (b.period > 0 && len(b.msgs)%clockEvery == 1 && time.Since(b.last) > b.period)
+	return b.triggered || (b.period > 0 && b.n%clockEvery == 1 && time.Since(b.last) > b.period)
 }
 
 func (b *countBatcher) Flush(context.Context) (service.MessageBatch, error) {
 	batch := b.msgs
-	if len(batch) > 0 && !b.triggered && b.period > 0 && time.Since(b.last) > b.period {
+	if b.n > 0 && !b.triggered && b.period > 0 && time.Since(b.last) > b.period {
 		b.incr(2)
 	}
-	b.msgs, b.size, b.triggered, b.last = nil, 0, false, time.Now()
+	b.msgs, b.n, b.size, b.triggered, b.last = nil, 0, 0, false, time.Now()
 	if len(batch) == 0 {
 		return nil, nil
 	}

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -77,4 +78,55 @@ func TestPolicyBatcherDuePeriod(t *testing.T) {
 	wait, timed := b.untilNext()
 	assert.True(t, timed)
 	assert.LessOrEqual(t, wait, time.Millisecond)
+}
+
+// TestLazyBatches: with count, byte_size and period alone, or no batching,
+// the fetch loop hands batches over as records and ReadBatch makes their
+// messages: batches cut by the values' bytes as before, each message with its
+// record's content, position and metadata. With batching processors the
+// fetch loop still makes the messages (Benthos' batcher needs them).
+func TestLazyBatches(t *testing.T) {
+	brokers := testBrokers(t)
+	values := []string{"aaaaaaaaaa", "bbbbbbbbbb", "cccccccccc", "dddddddddd", "eeeeeeeeee", "ffffffffff"}
+	for _, c := range []struct {
+		name, batching string
+		lazy           bool
+		sizes          []int
+	}{
+		{"byte_size", "batching:\n  byte_size: 25\n  period: 1h\n", true, []int{3, 3}},
+		{"count", "batching:\n  count: 4\n  period: 20ms\n", true, []int{4, 2}},
+		{"none", "", true, []int{1, 1, 1, 1, 1, 1}},
+		{"processors", "batching:\n  count: 2\n  processors:\n    - mapping: root = this\n", false, []int{2, 2, 2}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			topic := createTopic(t, brokers, 1)
+			produce(t, brokers, topic, values)
+			r, in := newTestReader(t, fmt.Sprintf("seed_brokers: [ %q ]\ntopics: [ %s ]\n%s", brokers, topic, c.batching))
+			connect(t, in)
+			defer closeWithin(t, in)
+			next := 0
+			for _, size := range c.sizes {
+				b, ack := readOne(t, in)
+				require.Len(t, b, size, "batch from record %d", next)
+				for _, m := range b {
+					v, err := m.AsBytes()
+					require.NoError(t, err)
+					assert.Equal(t, values[next], string(v))
+					gotTopic, p, o := position(t, m)
+					assert.Equal(t, []any{topic, int32(0), int64(next)}, []any{gotTopic, p, o})
+					off, _ := m.MetaGetMut(MetaOffset)
+					assert.Equal(t, next, off)
+					key, _ := m.MetaGet(MetaKey)
+					assert.Equal(t, values[next], key, "the key (the value, as produced here)")
+					next++
+				}
+				ackOK(t, ack)
+			}
+			r.mu.Lock()
+			tr := r.sess.lookup(topic, 0)
+			r.mu.Unlock()
+			require.NotNil(t, tr)
+			assert.Equal(t, c.lazy, tr.lazy)
+		})
+	}
 }

@@ -484,6 +484,9 @@ func (r *franzReader) ReadBatch(ctx context.Context) (service.MessageBatch, serv
 				r.mu.Unlock()
 				return nil, nil, service.ErrNotConnected
 			}
+			if b.batch == nil {
+				b.batch = b.t.messages(b.recs)
+			}
 			return r.deliver(b)
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()

@@ -17,9 +17,18 @@ type partitionTracker struct {
 	topic     string
 	partition int32
 
+	// meta makes the partition's messages: in the fetch loop, or with lazy
+	// in ReadBatch, never in both.
 	meta *recordMeta
 	// bulk: records go downstream in bulk messages (BulkOf), no batcher.
 	bulk bool
+	// lazy: batches go downstream as records and ReadBatch makes their
+	// messages (no batching policy, or count, byte_size and period alone),
+	// so that the fetch loop, the busiest goroutine of a plain kafka_franz,
+	// hands that work to the goroutine that reads the batches, which mostly
+	// waited for it.
+	lazy    bool
+	counter *countBatcher // the batcher when lazy, nil without one
 
 	// sendMu keeps flushing, tracking and sending in offset order.
 	sendMu  sync.Mutex
@@ -55,6 +64,10 @@ func newPartitionTracker(s *readerSession, topic string, partition int32, topicI
 		} else {
 			t.batcher = b
 		}
+	}
+	if !t.bulk {
+		t.counter, _ = t.batcher.(*countBatcher)
+		t.lazy = t.batcher == nil || t.counter != nil
 	}
 	if t.batcher != nil {
 		go t.flushLoop()
@@ -116,6 +129,17 @@ func (t *partitionTracker) drainBulk(ctx context.Context) {
 func (t *partitionTracker) add(ctx context.Context, rec *kgo.Record) {
 	t.sendMu.Lock()
 	defer t.sendMu.Unlock()
+	if t.lazy {
+		if t.counter == nil {
+			t.send(ctx, nil, []*kgo.Record{rec}, 1)
+			return
+		}
+		t.held = append(t.held, rec)
+		if t.counter.addRecord(len(rec.Value)) {
+			t.flushLocked(ctx)
+		}
+		return
+	}
 	msg := t.meta.message(rec)
 	if t.batcher == nil {
 		t.send(ctx, service.MessageBatch{msg}, []*kgo.Record{rec}, 1)
@@ -135,15 +159,33 @@ func (t *partitionTracker) flushLocked(ctx context.Context) {
 	}
 	recs := t.held
 	t.held = make([]*kgo.Record, 0, len(recs))
+	if t.lazy {
+		// The messages are made when the batch is read (messages).
+		if len(recs) > 0 {
+			t.send(ctx, nil, recs, int64(len(recs)))
+		}
+		return
+	}
 	if len(batch) == 0 || len(recs) == 0 {
 		return
 	}
 	t.send(ctx, batch, recs, int64(len(batch)))
 }
 
+// messages makes the messages of a lazy batch's records; only ReadBatch
+// calls it, one batch at a time, so t.meta has a single user.
+func (t *partitionTracker) messages(recs []*kgo.Record) service.MessageBatch {
+	batch := make(service.MessageBatch, len(recs))
+	for i, rec := range recs {
+		batch[i] = t.meta.message(rec)
+	}
+	return batch
+}
+
 // send hands a batch downstream; recs are the records it was made of, oldest
 // first, kept to make the batch again if it is rejected, and n what it counts
-// for under checkpoint_limit (its messages, or its records in bulk).
+// for under checkpoint_limit (its messages, or its records in bulk). A nil
+// batch is lazy: ReadBatch makes it from recs.
 func (t *partitionTracker) send(ctx context.Context, batch service.MessageBatch, recs []*kgo.Record, n int64) {
 	t.cpMu.Lock()
 	release := t.cp.Track(recs[len(recs)-1], n)
