@@ -14,8 +14,10 @@
 // It prints one line, "FIRST_N FIRST_T END_T BYTES" (times in Unix seconds),
 // where FIRST_N is the count at the first poll that saw records and FIRST_T
 // that poll's time, END_T the time of the poll that saw N, and BYTES the
-// kafka_consumed_bytes metric at that poll (0 for snapshot). Exit status 2: PID
-// ended before N; 3: N not reached in TIMEOUT seconds; 1: bad arguments.
+// kafka_consumed_bytes metric at that poll (0 for snapshot). Until something
+// can be read (the server not up yet, no snapshot yet) it polls every 20 ms.
+// Exit status 4: PID ended before N; 3: N not reached in TIMEOUT seconds;
+// 1: bad arguments (2 is Go's own, for a panic).
 package main
 
 import (
@@ -62,11 +64,13 @@ func main() {
 		firstT, prevT       time.Time
 		started             = time.Now()
 		limit               = time.Duration(timeout) * time.Second
-		interval            time.Duration
+		interval            = 20 * time.Millisecond
 	)
 	for {
+		alive := syscall.Kill(pid, 0) == nil // before reading: a last count still counts
 		n, ok := count()
 		now := time.Now()
+		interval = 20 * time.Millisecond
 		if ok {
 			if n > 0 && firstT.IsZero() {
 				firstN, firstT = n, now
@@ -78,7 +82,6 @@ func main() {
 			last = max(last, n)
 			// Poll sooner as the end nears: a quarter of the time the
 			// remaining records take at the rate since the last poll.
-			interval = 20 * time.Millisecond
 			if !prevT.IsZero() && n > prevN {
 				rate := float64(n-prevN) / now.Sub(prevT).Seconds()
 				due := time.Duration(float64(want-n) / rate * float64(time.Second))
@@ -86,8 +89,8 @@ func main() {
 			}
 			prevN, prevT = n, now
 		}
-		if syscall.Kill(pid, 0) != nil {
-			fail(2, "benchwatch: process %d ended at %d of %d", pid, last, want)
+		if !alive {
+			fail(4, "benchwatch: process %d ended at %d of %d", pid, last, want)
 		}
 		if now.Sub(started) > limit {
 			fail(3, "benchwatch: %d records not reached in %v (at %d)", want, limit, last)

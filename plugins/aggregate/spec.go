@@ -148,12 +148,12 @@ With `+"`state_topic`"+`, a partition's windows, its greatest event time and wha
 				Example(4096).
 				Advanced(),
 			service.NewIntField(fieldMaxHeld).
-				Description("The most rejected records held in memory for the output that takes them (the DLQ) while it does not: counting then waits until some are delivered, as it waits for the state topic, rather than memory growing or a rejected record being dropped. Counted with those emitted and not yet acknowledged.").
+				Description("How many rejected records may be held in memory for the output that takes them (the DLQ) while it does not: from this many on, counting waits until some are delivered, as it waits for the state topic, rather than memory growing or a rejected record being dropped. Counted with those emitted and not yet acknowledged, and checked before each batch the input hands over, so the records of that batch may pass it.").
 				Default(maxHeldRejected).
 				Example(10000).
 				Advanced(),
 			service.NewStringField(fieldMaxHeldB).
-				Description("The most bytes of rejected records (their content) held for the DLQ, as `"+fieldMaxHeld+"`: whichever is reached first makes counting wait.").
+				Description("How many bytes of rejected records (their content, reason and metadata) may be held for the DLQ, as `"+fieldMaxHeld+"`: whichever is reached first makes counting wait.").
 				Default("32MiB").
 				Example("8MiB").
 				Advanced(),

@@ -566,7 +566,8 @@ func (r *franzReader) remake(ctx context.Context, b ackBatch) (service.MessageBa
 	if r.group != "" && b.t.isClosed() {
 		return nil, false, nil
 	}
-	// Not the tracker's recordMeta: the fetch loop uses that one.
+	// Not the tracker's recordMeta: the fetch loop uses that one, or, for
+	// lazy batches, ReadBatch as it takes them from the session.
 	meta := newRecordMeta(b.t.meta.background, b.t.topic, b.t.partition, b.t.meta.pos.TopicID, b.t.meta.pos.Assignment)
 	if b.t.bulk {
 		return service.MessageBatch{meta.bulkMessage(b.recs)}, true, nil
