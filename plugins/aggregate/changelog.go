@@ -261,7 +261,7 @@ func openChangelog(ctx context.Context, connOpts []kgo.Opt, topic string, partit
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.ProducerLinger(0),
 		kgo.FetchMaxPartitionBytes(changelogMaxBytes),
-		kgo.MetadataMinAge(time.Second),
+		kgo.MetadataMinAge(changelogMetadataAge),
 	})
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -423,17 +423,11 @@ func (c *changelog) keepLocked(s *partitionState) (*partitionState, bool) {
 // caughtUp waits until everything written to the changelog before the call
 // has been read.
 func (c *changelog) caughtUp(ctx context.Context) error {
-	ends, err := c.adm.ListEndOffsets(ctx, c.topic)
-	if err == nil {
-		err = ends.Error()
-	}
+	ends, err := listFresh(ctx, c.adm.ListEndOffsets, c.topic, staleMetadataFor)
 	if err != nil {
 		return fmt.Errorf("state topic %s: listing its end offsets: %w", c.topic, err)
 	}
-	starts, err := c.adm.ListStartOffsets(ctx, c.topic)
-	if err == nil {
-		err = starts.Error()
-	}
+	starts, err := listFresh(ctx, c.adm.ListStartOffsets, c.topic, staleMetadataFor)
 	if err != nil {
 		return fmt.Errorf("state topic %s: listing its start offsets: %w", c.topic, err)
 	}
@@ -510,6 +504,39 @@ func (c *changelog) write(ctx context.Context, states []*partitionState) error {
 		return fmt.Errorf("writing to state topic %s: %w", c.topic, err)
 	}
 	return nil
+}
+
+// changelogMetadataAge is how long the state client keeps a metadata answer
+// (kgo.MetadataMinAge), counted from when it stored it.
+const changelogMetadataAge = time.Second
+
+// staleMetadataFor is how long listFresh retries a topic that looks unknown:
+// an answer the broker gave just before the state topic was created can be
+// served for changelogMetadataAge after create found the topic usable (seen
+// once under load: UNKNOWN_TOPIC_OR_PARTITION from the first assignment).
+const staleMetadataFor = 3 * changelogMetadataAge
+
+// listFresh lists a topic's offsets, retrying with back-off for at most
+// window the errors Kafka calls retriable (an unknown topic or partition, a
+// leader moving), which a topic just created gives for a moment. Other
+// errors, and one that lasts past window, are returned: a state topic
+// deleted under a running consumer is not waited for in silence.
+func listFresh(ctx context.Context, list func(context.Context, ...string) (kadm.ListedOffsets, error), topic string, window time.Duration) (kadm.ListedOffsets, error) {
+	deadline := time.Now().Add(window)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		listed, err := list(ctx, topic)
+		if err == nil {
+			err = listed.Error()
+		}
+		if err == nil || !kerr.IsRetriable(err) || !time.Now().Add(wait).Before(deadline) {
+			return listed, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // maxWrittenPerKey bounds the states of a partition remembered while they
