@@ -8,13 +8,13 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
 
-// recordBatcher batches the messages of one partition under the input's
-// batching policy.
+// recordBatcher batches one partition under the input's batching policy:
+// countBatcher counts records, whose messages are made when the batch is read
+// (partitionTracker.lazy); Benthos' batcher (policyBatcher) holds messages.
 type recordBatcher interface {
-	// Add adds a message and reports whether the batch should be flushed.
-	Add(msg *service.Message) bool
-	// Flush returns the batch so far (nil when empty) and starts the next;
-	// it restarts the period even when the batch was empty.
+	// Flush returns the messages held so far (nil when empty, and always
+	// for countBatcher) and starts the next batch; it restarts the period
+	// even when the batch was empty.
 	Flush(ctx context.Context) (service.MessageBatch, error)
 	// untilNext is how long until the period flushes the batch, zero or
 	// less when it is due; timed is false for a policy without a period.
@@ -47,22 +47,21 @@ func (p policyBatcher) untilNext() (time.Duration, bool) { return p.UntilNext() 
 // batcher counts under the input's path plus "batching").
 var batchMechanisms = [...]string{"count", "size", "period"}
 
-// countBatcher does what Benthos' batcher does for a policy of count,
-// byte_size and period, for what it costs a partition of the floor's records:
-// Benthos' wraps every message in and out of its internal form, allocating a
-// message again per record, and reads the clock at every one.
+// countBatcher applies Benthos' rules for a policy of count, byte_size and
+// period to records, before their messages are made: Benthos' batcher wraps
+// every message in and out of its internal form, allocating a message again
+// per record, and reads the clock at every one.
 type countBatcher struct {
 	count, byteSize int
 	period          time.Duration
 
-	msgs      service.MessageBatch // nil when records are counted (addRecord)
-	n, size   int                  // messages or records, and their bytes
+	n, size   int // records in the batch, and the bytes of their values
 	triggered bool
 	last      time.Time
 	created   *service.MetricCounter // batch_created, by mechanism; may be nil
 }
 
-// clockEvery is how many messages Add lets pass between two looks at the
+// clockEvery is how many records add lets pass between two looks at the
 // clock for the period; the flush loop flushes on time regardless.
 const clockEvery = 64
 
@@ -84,27 +83,9 @@ func (b *countBatcher) incr(mechanism int) {
 	}
 }
 
-func (b *countBatcher) Add(msg *service.Message) bool {
-	if b.msgs == nil && b.count > 0 {
-		b.msgs = make(service.MessageBatch, 0, min(b.count, 1024))
-	}
-	b.msgs = append(b.msgs, msg)
-	size := 0
-	if b.byteSize > 0 {
-		if data, err := msg.AsBytes(); err == nil {
-			size = len(data)
-		}
-	}
-	return b.added(size)
-}
-
-// addRecord counts a record whose message is made later, when the batch is
-// read (partitionTracker.lazy), as Add counts a message of size bytes.
-func (b *countBatcher) addRecord(size int) bool { return b.added(size) }
-
-// added applies the policy to one more message of size bytes and reports
-// whether the batch is due.
-func (b *countBatcher) added(size int) bool {
+// add counts one more record of size bytes (its value, what byte_size counts
+// of a message) and reports whether the batch is due.
+func (b *countBatcher) add(size int) bool {
 	b.n++
 	b.size += size
 	if !b.triggered && b.count > 0 && b.n >= b.count {
@@ -118,16 +99,13 @@ func (b *countBatcher) added(size int) bool {
 	return b.triggered || (b.period > 0 && b.n%clockEvery == 1 && time.Since(b.last) > b.period)
 }
 
+// Flush starts the next batch; the records counted are the caller's.
 func (b *countBatcher) Flush(context.Context) (service.MessageBatch, error) {
-	batch := b.msgs
 	if b.n > 0 && !b.triggered && b.period > 0 && time.Since(b.last) > b.period {
 		b.incr(2)
 	}
-	b.msgs, b.n, b.size, b.triggered, b.last = nil, 0, 0, false, time.Now()
-	if len(batch) == 0 {
-		return nil, nil
-	}
-	return batch, nil
+	b.n, b.size, b.triggered, b.last = 0, 0, false, time.Now()
+	return nil, nil
 }
 
 func (b *countBatcher) untilNext() (time.Duration, bool) {

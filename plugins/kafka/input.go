@@ -485,7 +485,9 @@ func (r *franzReader) ReadBatch(ctx context.Context) (service.MessageBatch, serv
 				return nil, nil, service.ErrNotConnected
 			}
 			if b.batch == nil {
-				b.batch = b.t.messages(b.recs)
+				// A lazy batch: its partition's messages are made here
+				// only, one batch at a time.
+				b.batch = b.t.meta.messages(b.recs)
 			}
 			return r.deliver(b)
 		case <-ctx.Done():
@@ -572,15 +574,14 @@ func (r *franzReader) remake(ctx context.Context, b ackBatch) (service.MessageBa
 	if b.t.bulk {
 		return service.MessageBatch{meta.bulkMessage(b.recs)}, true, nil
 	}
-	batch := make(service.MessageBatch, len(b.recs))
-	for i, rec := range b.recs {
-		batch[i] = meta.message(rec)
-	}
-	if r.batchPolicy.IsNoop() {
+	batch := meta.messages(b.recs)
+	if r.batchPolicy.IsNoop() || r.plainBatching {
+		// count, byte_size and period cut the batch already.
 		return batch, true, nil
 	}
-	// A batcher of its own: the partition's holds the next batch's messages.
-	bat, err := r.newBatcher()
+	// Benthos' batcher of its own, for the check or the batching processors:
+	// the partition's holds the next batch's messages.
+	bat, err := r.batchPolicy.NewBatcher(r.mgr)
 	if err != nil {
 		r.log.Error(fmt.Sprintf("Failed to create the batching policy to replay a batch of topic %s partition %d, will retry: %v", b.t.topic, b.t.partition, err))
 		b.attempt++

@@ -120,6 +120,15 @@ func sharedString(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
+// messages converts the records of a batch, oldest first.
+func (m *recordMeta) messages(recs []*kgo.Record) service.MessageBatch {
+	batch := make(service.MessageBatch, len(recs))
+	for i, rec := range recs {
+		batch[i] = m.message(rec)
+	}
+	return batch
+}
+
 // message converts a record, keeping the metadata Redpanda Connect sets. The
 // headers go first, so that none can stand in for the position the broker
 // reported: a header named like one of the input's own keys is kept as

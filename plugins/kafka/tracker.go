@@ -18,7 +18,7 @@ type partitionTracker struct {
 	partition int32
 
 	// meta makes the partition's messages: in the fetch loop, or with lazy
-	// in ReadBatch, never in both.
+	// in ReadBatch (meta.messages), never in both.
 	meta *recordMeta
 	// bulk: records go downstream in bulk messages (BulkOf), no batcher.
 	bulk bool
@@ -135,18 +135,14 @@ func (t *partitionTracker) add(ctx context.Context, rec *kgo.Record) {
 			return
 		}
 		t.held = append(t.held, rec)
-		if t.counter.addRecord(len(rec.Value)) {
+		if t.counter.add(len(rec.Value)) {
 			t.flushLocked(ctx)
 		}
 		return
 	}
-	msg := t.meta.message(rec)
-	if t.batcher == nil {
-		t.send(ctx, service.MessageBatch{msg}, []*kgo.Record{rec}, 1)
-		return
-	}
+	// Not lazy: Benthos' batcher, for a check or batching processors.
 	t.held = append(t.held, rec)
-	if t.batcher.Add(msg) {
+	if t.batcher.(policyBatcher).Add(t.meta.message(rec)) {
 		t.flushLocked(ctx)
 	}
 }
@@ -160,7 +156,7 @@ func (t *partitionTracker) flushLocked(ctx context.Context) {
 	recs := t.held
 	t.held = make([]*kgo.Record, 0, len(recs))
 	if t.lazy {
-		// The messages are made when the batch is read (messages).
+		// The messages are made when the batch is read (ReadBatch).
 		if len(recs) > 0 {
 			t.send(ctx, nil, recs, int64(len(recs)))
 		}
@@ -170,16 +166,6 @@ func (t *partitionTracker) flushLocked(ctx context.Context) {
 		return
 	}
 	t.send(ctx, batch, recs, int64(len(batch)))
-}
-
-// messages makes the messages of a lazy batch's records; only ReadBatch
-// calls it, one batch at a time, so t.meta has a single user.
-func (t *partitionTracker) messages(recs []*kgo.Record) service.MessageBatch {
-	batch := make(service.MessageBatch, len(recs))
-	for i, rec := range recs {
-		batch[i] = t.meta.message(rec)
-	}
-	return batch
 }
 
 // send hands a batch downstream; recs are the records it was made of, oldest

@@ -152,10 +152,8 @@
       cell(tr, (estadoJanela === "fechada" ? (j.revisao > 1 ? "revisão " + j.revisao : "final") : "aberta") +
         (j.estouro ? " · ESTOURO" : ""));
       if (j.estouro) {
-        // A sum over partitions beyond int64, shown at its largest value.
         tr.classList.add("estouro");
-        tr.title = "ESTOURO: somas acima do maior int64, mostradas nele: " +
-          [...j.estouro.campos, ...j.estouro.produtos].join(", ");
+        tr.title = textoEstouro(j.estouro);
       }
       cell(tr, inteiro(j.pedidos), "num");
       cell(tr, inteiro(j.atrasados), "num");
@@ -167,13 +165,14 @@
   }
 
   // Sums over partitions beyond int64 are shown at its largest value and
-  // named in estouro (CONTRACT section 8).
+  // named in estouro (CONTRACT section 8), on the view and on a window.
+  function textoEstouro(e) {
+    return "ESTOURO: somas acima do maior int64, mostradas nele: " + [...e.campos, ...e.produtos].join(", ");
+  }
   function estouro(v) {
     const e = $("estouro");
-    const nomes = v.estouro ? [...v.estouro.campos, ...v.estouro.produtos] : [];
-    e.hidden = nomes.length === 0;
-    e.textContent = nomes.length === 0 ? "" :
-      "ESTOURO: somas acima do maior int64, mostradas nele: " + nomes.join(", ");
+    e.hidden = !v.estouro;
+    e.textContent = v.estouro ? textoEstouro(v.estouro) : "";
   }
 
   function mostrar(v) {
