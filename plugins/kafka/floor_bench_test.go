@@ -73,7 +73,7 @@ func floorStream(b testing.TB, recs []*kgo.Record, batches int, shipped bool) *s
 			}
 			meta := newRecordMeta(background, "vendas_ecommerce", 3, [16]byte{1}, 7)
 			policy := service.BatchPolicy{Count: len(recs), Period: "50ms"}
-			left := batches
+			var batch func(context.Context) (service.MessageBatch, error)
 			if shipped {
 				// As the input does: the records are counted, then their
 				// messages made when the batch is read.
@@ -81,31 +81,32 @@ func floorStream(b testing.TB, recs []*kgo.Record, batches int, shipped bool) *s
 				if err != nil {
 					return nil, err
 				}
-				return &funcBatchInput{read: func(ctx context.Context) (service.MessageBatch, error) {
-					if left == 0 {
-						return nil, service.ErrEndOfInput
-					}
-					left--
+				batch = func(ctx context.Context) (service.MessageBatch, error) {
 					for _, rec := range recs {
 						counter.add(len(rec.Value))
 					}
 					_, _ = counter.Flush(ctx)
 					return meta.messages(recs), nil
-				}}, nil
+				}
+			} else {
+				bat, err := policy.NewBatcher(mgr)
+				if err != nil {
+					return nil, err
+				}
+				batch = func(ctx context.Context) (service.MessageBatch, error) {
+					for _, rec := range recs {
+						bat.Add(meta.message(rec))
+					}
+					return bat.Flush(ctx)
+				}
 			}
-			bat, err := policy.NewBatcher(mgr)
-			if err != nil {
-				return nil, err
-			}
+			left := batches
 			return &funcBatchInput{read: func(ctx context.Context) (service.MessageBatch, error) {
 				if left == 0 {
 					return nil, service.ErrEndOfInput
 				}
 				left--
-				for _, rec := range recs {
-					bat.Add(meta.message(rec))
-				}
-				return bat.Flush(ctx)
+				return batch(ctx)
 			}}, nil
 		})
 	if err != nil {
