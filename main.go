@@ -45,7 +45,7 @@ func main() {
 }
 
 func run(args []string) int {
-	// A heap goal of at least 44 MiB instead of Go's default: see package
+	// A heap goal of at least 52 MiB instead of Go's default: see package
 	// gctune. GOGC or GOMEMLIMIT in the environment turn it off.
 	defer gctune.Start(gctune.DefaultMinHeap)()
 

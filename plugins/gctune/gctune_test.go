@@ -82,7 +82,7 @@ func TestStartFollowsTheLiveHeap(t *testing.T) {
 	stop := Start(DefaultMinHeap)
 	defer debug.SetGCPercent(100)
 
-	collect(t, "a test binary's heap is far below 44 MiB: GOGC must be raised", func() bool { return gcPercent() > 100 })
+	collect(t, "a test binary's heap is far below the minimum: GOGC must be raised", func() bool { return gcPercent() > 100 })
 	big := make([]byte, 48<<20)
 	for i := range big {
 		big[i] = 1
