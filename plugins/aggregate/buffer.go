@@ -94,12 +94,15 @@ type salesAggregate struct {
 	interval   time.Duration
 	topics     map[string]struct{} // nil accepts any topic
 	maxPending int
-	maxProds   int
-	now        func() time.Time
-	member     string // host/pid, the owner named in snapshots
-	stateTopic string
-	connOpts   *kafka.InputInfo
-	win        *windowShared // nil without windows; guarded by mu
+	// commitPeriod is the least time between the starts of two state
+	// writes (pace).
+	commitPeriod time.Duration
+	maxProds     int
+	now          func() time.Time
+	member       string // host/pid, the owner named in snapshots
+	stateTopic   string
+	connOpts     *kafka.InputInfo
+	win          *windowShared // nil without windows; guarded by mu
 
 	mApplied    *service.MetricCounter
 	mRejected   *service.MetricCounter
@@ -137,6 +140,7 @@ type salesAggregate struct {
 	pendingAck []service.AckFunc
 	pendingN   int // records not yet durable, including the write in progress
 	committing bool
+	urgent     bool          // a write is due without waiting for commitPeriod
 	committed  chan struct{} // closed and replaced after each write
 	failed     error         // nothing more is counted
 	crash      bool          // tests: stop without writing
@@ -212,6 +216,13 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 	if maxPending < 1 {
 		return nil, fmt.Errorf("field %s: %d is below 1", fieldMaxPending, maxPending)
 	}
+	commitPeriod, err := conf.FieldDuration(fieldCommitPeriod)
+	if err != nil {
+		return nil, err
+	}
+	if commitPeriod < 0 {
+		return nil, fmt.Errorf("field %s: %v is negative", fieldCommitPeriod, commitPeriod)
+	}
 	maxHeld, maxHeldBytes, err := heldLimitsFrom(conf)
 	if err != nil {
 		return nil, err
@@ -256,6 +267,7 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 		mode:         mode,
 		interval:     interval,
 		maxPending:   maxPending,
+		commitPeriod: commitPeriod,
 		maxProds:     maxProds,
 		now:          time.Now,
 		member:       memberName(host),
@@ -373,6 +385,7 @@ func (b *salesAggregate) onChangelogUpdate(s *partitionState, newest bool) {
 	switch {
 	case lp != nil && lp.live && s.Writer != b.member && s.Next < lp.next:
 		lp.dirty = true
+		b.urgent = true
 		b.mu.Unlock()
 		wake(b.commitWake)
 		return
@@ -589,6 +602,7 @@ func (b *salesAggregate) Revoke(topic string, partitions []int32) {
 	}
 	b.last = nil
 	b.changed = true
+	b.urgent = true
 	b.mOwned.Set(int64(b.ownedLocked()))
 	b.mu.Unlock()
 	wake(b.commitWake)
@@ -877,7 +891,45 @@ func (b *salesAggregate) commitLoop() {
 		if b.cl == nil {
 			continue
 		}
-		for b.commitOnce() {
+		for {
+			start := time.Now()
+			if !b.commitOnce() {
+				break
+			}
+			b.pace(start)
+		}
+	}
+}
+
+// pace waits, after a write that started at start, until commit_period has
+// passed since then, so that a fast input makes fewer, larger writes: each
+// costs the broker as much CPU as reading thousands of orders, on the cores
+// the consumer shares with it. It returns sooner once half of max_pending
+// records wait for a write (the input would soon wait for room), when a
+// write is urgent (a revoked partition, a state to write again over another
+// member's), when the input ended, and when the buffer stops.
+func (b *salesAggregate) pace(start time.Time) {
+	wait := b.commitPeriod - time.Since(start)
+	if wait <= 0 {
+		return
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		b.mu.Lock()
+		due := b.urgent || b.endOfInput || b.closed || b.pendingN >= (b.maxPending+1)/2
+		b.mu.Unlock()
+		if due {
+			return
+		}
+		select {
+		case <-timer.C:
+			return
+		case <-b.commitWake:
+		case <-b.endCh:
+			return
+		case <-b.stopCommit:
+			return
 		}
 	}
 }
@@ -947,6 +999,7 @@ func (b *salesAggregate) commitOnce() bool {
 	b.pendingAck = nil
 	n := b.pendingN
 	b.committing = true
+	b.urgent = false
 	b.mu.Unlock()
 
 	var err error

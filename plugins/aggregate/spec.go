@@ -6,23 +6,24 @@ import (
 
 // Field names of sales_aggregate.
 const (
-	fieldMode       = "mode"
-	fieldInterval   = "interval"
-	fieldStateTopic = "state_topic"
-	fieldStateDir   = "state_dir"
-	fieldTopics     = "topics"
-	fieldMaxPending = "max_pending"
-	fieldMaxProd    = "max_products"
-	fieldWindow     = "window"
-	fieldSlide      = "slide"
-	fieldLateness   = "allowed_lateness"
-	fieldIdle       = "idle_timeout"
-	fieldRetention  = "retention"
-	fieldDedupe     = "dedupe"
-	fieldMaxFuture  = "max_future"
-	fieldMaxSlots   = "max_window_products"
-	fieldMaxHeld    = "max_rejected_held"
-	fieldMaxHeldB   = "max_rejected_held_bytes"
+	fieldMode         = "mode"
+	fieldInterval     = "interval"
+	fieldStateTopic   = "state_topic"
+	fieldStateDir     = "state_dir"
+	fieldTopics       = "topics"
+	fieldMaxPending   = "max_pending"
+	fieldCommitPeriod = "commit_period"
+	fieldMaxProd      = "max_products"
+	fieldWindow       = "window"
+	fieldSlide        = "slide"
+	fieldLateness     = "allowed_lateness"
+	fieldIdle         = "idle_timeout"
+	fieldRetention    = "retention"
+	fieldDedupe       = "dedupe"
+	fieldMaxFuture    = "max_future"
+	fieldMaxSlots     = "max_window_products"
+	fieldMaxHeld      = "max_rejected_held"
+	fieldMaxHeldB     = "max_rejected_held_bytes"
 )
 
 // Metadata keys set on the messages sales_aggregate emits.
@@ -146,6 +147,12 @@ With `+"`state_topic`"+`, a partition's windows, its greatest event time and wha
 				Description("With `state_topic`, the most records counted but not yet on the broker; the input waits while this many are pending. Higher absorbs a slower broker, lower bounds what is read again after a crash.").
 				Default(65536).
 				Example(4096).
+				Advanced(),
+			service.NewDurationField(fieldCommitPeriod).
+				Description("With `state_topic`, the least time between the starts of two writes of the state. Writes are group commits: what is counted while one is in progress goes in the next, which starts when it ends, or once this much time has passed since it started. A write starts sooner once half of `"+fieldMaxPending+"` records wait for one, when a partition is revoked, and when the input ends. Each write costs the broker about as much CPU as serving thousands of orders, so when it shares the machine's cores with the consumer, fewer, larger writes count faster; acknowledgements wait up to this much longer. `0s` writes again as soon as a write ends.").
+				Default("25ms").
+				Example("0s").
+				Example("100ms").
 				Advanced(),
 			service.NewIntField(fieldMaxHeld).
 				Description("How many rejected records may be held in memory for the output that takes them (the DLQ) while it does not: from this many on, counting waits until some are delivered, as it waits for the state topic, rather than memory growing or a rejected record being dropped. Counted with those emitted and not yet acknowledged, and checked before each batch the input hands over, so the records of that batch may pass it.").
