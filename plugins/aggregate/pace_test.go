@@ -3,14 +3,12 @@ package aggregate
 import (
 	"context"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/vendas-connect/vendas-connect/plugins/kafka"
 	"github.com/vendas-connect/vendas-connect/plugins/kafkatest"
@@ -24,16 +22,7 @@ func paceMember(t *testing.T, ctx context.Context, brokers, topic, extra string)
 	t.Helper()
 	ids, err := kafka.TopicIDs(ctx, newClient(t, brokers), topic)
 	require.NoError(t, err)
-	mgr := service.MockResources()
-	kafka.RegisterInput(mgr, &kafka.InputInfo{Group: "g", Topics: []string{topic}, ConnOpts: []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...)}})
-	conf, err := aggregateSpec().ParseYAML("interval: 1h\nstate_topic: "+topic+"_totais\n"+extra, nil)
-	require.NoError(t, err)
-	b, err := newSalesAggregateFromConfig(conf, mgr)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = b.Close(context.Background()) })
-	starts, err := b.Assign(ctx, topic, ids[topic], []int32{0})
-	require.NoError(t, err)
-	return b, starts[0]
+	return stateMember(t, ctx, brokers, topic, ids[topic], "interval: 1h\nstate_topic: "+topic+"_totais\n"+extra)
 }
 
 // paceBatch is n orders of partition 0 from offset from on.
@@ -50,11 +39,7 @@ func paceBatch(topic string, from, n int, asg uint64) service.MessageBatch {
 // (it waits for the state write that covers it), failing after limit.
 func writeTimed(t *testing.T, ctx context.Context, b *salesAggregate, batch service.MessageBatch, limit time.Duration) time.Time {
 	t.Helper()
-	acked := make(chan error, 1)
-	require.NoError(t, b.WriteBatch(ctx, batch, func(_ context.Context, err error) error {
-		acked <- err
-		return nil
-	}))
+	acked := writeAsync(t, ctx, b, batch)
 	select {
 	case err := <-acked:
 		require.NoError(t, err)
@@ -63,6 +48,18 @@ func writeTimed(t *testing.T, ctx context.Context, b *salesAggregate, batch serv
 		t.Fatalf("a batch of %d was not acknowledged within %v", len(batch), limit)
 		return time.Time{}
 	}
+}
+
+// writeAsync hands batch to b; its acknowledgement's error arrives on the
+// channel returned.
+func writeAsync(t *testing.T, ctx context.Context, b *salesAggregate, batch service.MessageBatch) <-chan error {
+	t.Helper()
+	acked := make(chan error, 1)
+	require.NoError(t, b.WriteBatch(ctx, batch, func(_ context.Context, err error) error {
+		acked <- err
+		return nil
+	}))
+	return acked
 }
 
 // TestCommitPeriodPacesWrites: with state_topic, a write starts at least
@@ -100,11 +97,7 @@ func TestCommitPeriodPacesWrites(t *testing.T) {
 		topic := kafkatest.CreateTopic(t, brokers, 1)
 		b, st := paceMember(t, ctx, brokers, topic, "commit_period: 1h\nmax_pending: 1000\n")
 		writeTimed(t, ctx, b, paceBatch(topic, 0, 1, st.Assignment), 10*time.Second)
-		acked := make(chan error, 1)
-		require.NoError(t, b.WriteBatch(ctx, paceBatch(topic, 1, 1, st.Assignment), func(_ context.Context, err error) error {
-			acked <- err
-			return nil
-		}))
+		acked := writeAsync(t, ctx, b, paceBatch(topic, 1, 1, st.Assignment))
 		select {
 		case <-acked:
 			t.Fatal("a record was written before commit_period (1h) had passed, with nothing due")
@@ -123,11 +116,7 @@ func TestCommitPeriodPacesWrites(t *testing.T) {
 		topic := kafkatest.CreateTopic(t, brokers, 1)
 		b, st := paceMember(t, ctx, brokers, topic, "commit_period: 1h\n")
 		writeTimed(t, ctx, b, paceBatch(topic, 0, 1, st.Assignment), 10*time.Second)
-		acked := make(chan error, 1)
-		require.NoError(t, b.WriteBatch(ctx, paceBatch(topic, 1, 1, st.Assignment), func(_ context.Context, err error) error {
-			acked <- err
-			return nil
-		}))
+		acked := writeAsync(t, ctx, b, paceBatch(topic, 1, 1, st.Assignment))
 		b.EndOfInput()
 		select {
 		case err := <-acked:
