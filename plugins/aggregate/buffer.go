@@ -646,6 +646,10 @@ func (b *salesAggregate) WriteBatch(ctx context.Context, batch service.MessageBa
 	records := batchRecords(batch)
 	b.mu.Lock()
 	for b.stateTopic != "" && b.pendingN > 0 && b.pendingN+records > b.maxPending && !b.closed && b.failed == nil {
+		// The input waits for room: the next write must not wait for
+		// commit_period.
+		b.urgent = true
+		wake(b.commitWake)
 		if err := b.waitLocked(ctx, b.committed); err != nil {
 			return err
 		}
@@ -906,8 +910,9 @@ func (b *salesAggregate) commitLoop() {
 // costs the broker as much CPU as reading thousands of orders, on the cores
 // the consumer shares with it. It returns sooner once half of max_pending
 // records wait for a write (the input would soon wait for room), when a
-// write is urgent (a revoked partition, a state to write again over another
-// member's), when the input ended, and when the buffer stops.
+// write is urgent (the input waits for room, a partition was revoked, a
+// state must be written again over another member's), when the input ended,
+// and when the buffer stops.
 func (b *salesAggregate) pace(start time.Time) {
 	wait := b.commitPeriod - time.Since(start)
 	if wait <= 0 {

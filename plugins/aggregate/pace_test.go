@@ -93,6 +93,25 @@ func TestCommitPeriodPacesWrites(t *testing.T) {
 		writeTimed(t, ctx, b, paceBatch(topic, 1, 500, st.Assignment), 10*time.Second)
 	})
 
+	t.Run("a batch that waits for room does not wait for the period", func(t *testing.T) {
+		topic := kafkatest.CreateTopic(t, brokers, 1)
+		b, st := paceMember(t, ctx, brokers, topic, "commit_period: 1h\nmax_pending: 1000\n")
+		writeTimed(t, ctx, b, paceBatch(topic, 0, 1, st.Assignment), 10*time.Second)
+		first := writeAsync(t, ctx, b, paceBatch(topic, 1, 400, st.Assignment)) // under half: paced
+		// 400 + 700 > max_pending: WriteBatch waits for the write of the 400.
+		taken := make(chan error, 1)
+		go func() {
+			taken <- b.WriteBatch(ctx, paceBatch(topic, 401, 700, st.Assignment), func(context.Context, error) error { return nil })
+		}()
+		select {
+		case err := <-first:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the input waited for room, and the write it waited for did not start")
+		}
+		require.NoError(t, <-taken)
+	})
+
 	t.Run("a revocation does not wait", func(t *testing.T) {
 		topic := kafkatest.CreateTopic(t, brokers, 1)
 		b, st := paceMember(t, ctx, brokers, topic, "commit_period: 1h\nmax_pending: 1000\n")

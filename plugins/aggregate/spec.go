@@ -149,7 +149,7 @@ With `+"`state_topic`"+`, a partition's windows, its greatest event time and wha
 				Example(4096).
 				Advanced(),
 			service.NewDurationField(fieldCommitPeriod).
-				Description("With `state_topic`, the least time between the starts of two writes of the state. Writes are group commits: what is counted while one is in progress goes in the next, which starts when it ends, or once this much time has passed since it started. A write starts sooner once half of `"+fieldMaxPending+"` records wait for one, when a partition is revoked, and when the input ends. Each write costs the broker about as much CPU as serving thousands of orders, so when it shares the machine's cores with the consumer, fewer, larger writes count faster; acknowledgements wait up to this much longer. `0s` writes again as soon as a write ends.").
+				Description("With `state_topic`, the least time between the starts of two writes of the state. Writes are group commits: what is counted while one is in progress goes in the next, which starts when it ends, or once this much time has passed since it started. A write starts sooner once half of `"+fieldMaxPending+"` records wait for one or the input waits for room under it, when a partition is revoked, and when the input ends. Each write costs the broker about as much CPU as serving thousands of orders, so when it shares the machine's cores with the consumer, fewer, larger writes count faster; acknowledgements wait up to this much longer. `0s` writes again as soon as a write ends.").
 				Default("25ms").
 				Example("0s").
 				Example("100ms").
