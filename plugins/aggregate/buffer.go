@@ -95,8 +95,9 @@ type salesAggregate struct {
 	topics     map[string]struct{} // nil accepts any topic
 	maxPending int
 	// commitPeriod is the least time between the starts of two state
-	// writes (pace).
+	// writes (pace), unless paceDue records wait for one.
 	commitPeriod time.Duration
+	paceDue      int
 	maxProds     int
 	now          func() time.Time
 	member       string // host/pid, the owner named in snapshots
@@ -268,6 +269,7 @@ func newSalesAggregateFromConfig(conf *service.ParsedConfig, mgr *service.Resour
 		interval:     interval,
 		maxPending:   maxPending,
 		commitPeriod: commitPeriod,
+		paceDue:      paceDue(maxPending, input),
 		maxProds:     maxProds,
 		now:          time.Now,
 		member:       memberName(host),
@@ -887,7 +889,7 @@ func (b *salesAggregate) commitLoop() {
 			crash := b.crash
 			b.mu.Unlock()
 			if !crash && b.cl != nil {
-				for b.commitOnce() {
+				for did, _ := b.commitOnce(); did; did, _ = b.commitOnce() {
 				}
 			}
 			return
@@ -897,19 +899,35 @@ func (b *salesAggregate) commitLoop() {
 		}
 		for {
 			start := time.Now()
-			if !b.commitOnce() {
+			did, wrote := b.commitOnce()
+			if !did {
 				break
 			}
-			b.pace(start)
+			if wrote {
+				b.pace(start)
+			}
 		}
 	}
+}
+
+// paceDue is how many records waiting for a state write make it start
+// without waiting for commit_period: half of max_pending, or of the input's
+// checkpoint_limit when that is lower. The input hands over no more of a
+// partition with checkpoint_limit records unacknowledged, so waiting for
+// more than that would hold every write for the whole period.
+func paceDue(maxPending int, input *kafka.InputInfo) int {
+	due := (maxPending + 1) / 2
+	if input != nil && input.CheckpointLimit > 0 {
+		due = min(due, (input.CheckpointLimit+1)/2)
+	}
+	return due
 }
 
 // pace waits, after a write that started at start, until commit_period has
 // passed since then, so that a fast input makes fewer, larger writes: each
 // costs the broker as much CPU as reading thousands of orders, on the cores
-// the consumer shares with it. It returns sooner once half of max_pending
-// records wait for a write (the input would soon wait for room), when a
+// the consumer shares with it. It returns sooner once paceDue records wait
+// for a write (the input would soon wait for room), when a
 // write is urgent (the input waits for room, a partition was revoked, a
 // state must be written again over another member's), when the input ended,
 // and when the buffer stops.
@@ -922,7 +940,7 @@ func (b *salesAggregate) pace(start time.Time) {
 	defer timer.Stop()
 	for {
 		b.mu.Lock()
-		due := b.urgent || b.endOfInput || b.closed || b.pendingN >= (b.maxPending+1)/2
+		due := b.urgent || b.endOfInput || b.closed || b.pendingN >= b.paceDue
 		b.mu.Unlock()
 		if due {
 			return
@@ -941,8 +959,9 @@ func (b *salesAggregate) pace(start time.Time) {
 
 // commitOnce writes the state of every partition changed since its last
 // write and acknowledges the input batches it covers; it reports whether
-// there was anything to write.
-func (b *salesAggregate) commitOnce() bool {
+// there was anything to do (did: go on) and whether it wrote to the state
+// topic (wrote: batches that counted nothing new are only acknowledged).
+func (b *salesAggregate) commitOnce() (did, wrote bool) {
 	b.mu.Lock()
 	states := b.states[:0]
 	for tp, lp := range b.parts {
@@ -998,7 +1017,7 @@ func (b *salesAggregate) commitOnce() bool {
 	b.states = states
 	if b.crash || b.failed != nil || (len(states) == 0 && len(b.pendingAck) == 0) {
 		b.mu.Unlock()
-		return false
+		return false, false
 	}
 	acks := b.pendingAck
 	b.pendingAck = nil
@@ -1031,7 +1050,7 @@ func (b *salesAggregate) commitOnce() bool {
 		}
 	}
 	wake(b.readerWake)
-	return err == nil
+	return err == nil, err == nil && len(states) > 0
 }
 
 // ReadBatch returns, in order of priority: rejected records, the final

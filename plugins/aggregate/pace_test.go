@@ -17,12 +17,17 @@ import (
 )
 
 // paceMember is a member owning partition 0 of topic, its state in
-// <topic>_totais, with the sales_aggregate fields in extra.
+// <topic>_totais, with the sales_aggregate fields in extra, its input's
+// checkpoint_limit 16384 (consume.yaml's).
 func paceMember(t *testing.T, ctx context.Context, brokers, topic, extra string) (*salesAggregate, kafka.Start) {
+	return paceMemberLimit(t, ctx, brokers, topic, 16384, extra)
+}
+
+func paceMemberLimit(t *testing.T, ctx context.Context, brokers, topic string, checkpointLimit int, extra string) (*salesAggregate, kafka.Start) {
 	t.Helper()
 	ids, err := kafka.TopicIDs(ctx, newClient(t, brokers), topic)
 	require.NoError(t, err)
-	return stateMember(t, ctx, brokers, topic, ids[topic], "interval: 1h\nstate_topic: "+topic+"_totais\n"+extra)
+	return stateMember(t, ctx, brokers, topic, ids[topic], checkpointLimit, "interval: 1h\nstate_topic: "+topic+"_totais\n"+extra)
 }
 
 // paceBatch is n orders of partition 0 from offset from on.
@@ -63,9 +68,9 @@ func writeAsync(t *testing.T, ctx context.Context, b *salesAggregate, batch serv
 }
 
 // TestCommitPeriodPacesWrites: with state_topic, a write starts at least
-// commit_period after the one before it, unless half of max_pending records
-// wait for one, a partition is revoked, or the input ends; and 0s writes as
-// soon as the previous write ended, as before commit_period existed.
+// commit_period after the one before it, unless half of max_pending records,
+// or of the input's checkpoint_limit, wait for one, the input waits for room,
+// a partition is revoked, or the input ends.
 func TestCommitPeriodPacesWrites(t *testing.T) {
 	t.Cleanup(lifecycle.SetExit(func(code int) { t.Errorf("exit %d", code) }))
 	brokers := kafkatest.Brokers(t)
@@ -91,6 +96,15 @@ func TestCommitPeriodPacesWrites(t *testing.T) {
 		writeTimed(t, ctx, b, paceBatch(topic, 0, 1, st.Assignment), 10*time.Second)
 		// 500 records: half of max_pending, written without waiting an hour.
 		writeTimed(t, ctx, b, paceBatch(topic, 1, 500, st.Assignment), 10*time.Second)
+	})
+
+	t.Run("half of checkpoint_limit does not wait", func(t *testing.T) {
+		// The input hands over no more than 64 records of the partition
+		// unacknowledged: waiting for 500 would hold each write an hour.
+		topic := kafkatest.CreateTopic(t, brokers, 1)
+		b, st := paceMemberLimit(t, ctx, brokers, topic, 64, "commit_period: 1h\nmax_pending: 1000\n")
+		writeTimed(t, ctx, b, paceBatch(topic, 0, 1, st.Assignment), 10*time.Second)
+		writeTimed(t, ctx, b, paceBatch(topic, 1, 32, st.Assignment), 10*time.Second)
 	})
 
 	t.Run("a batch that waits for room does not wait for the period", func(t *testing.T) {
@@ -155,6 +169,14 @@ func (c *metricsCount) read(b *salesAggregate) {
 	for _, lp := range b.parts {
 		c.orders += lp.agg.orders
 	}
+}
+
+func TestPaceDue(t *testing.T) {
+	assert.Equal(t, 32768, paceDue(65536, nil))
+	assert.Equal(t, 32768, paceDue(65536, &kafka.InputInfo{}), "checkpoint_limit not known")
+	assert.Equal(t, 512, paceDue(65536, &kafka.InputInfo{CheckpointLimit: 1024}), "kafka_franz's default checkpoint_limit")
+	assert.Equal(t, 8192, paceDue(16384, &kafka.InputInfo{CheckpointLimit: 16384}), "consume.yaml")
+	assert.Equal(t, 1, paceDue(1, &kafka.InputInfo{CheckpointLimit: 1}))
 }
 
 func TestCommitPeriodRefusesNegative(t *testing.T) {

@@ -137,15 +137,16 @@ func TestWindowStateRecordStaysUnderTheLimit(t *testing.T) {
 }
 
 func windowMember(t *testing.T, ctx context.Context, brokers, topic string, ids map[string][16]byte, extra string) (*salesAggregate, kafka.Start) {
-	return stateMember(t, ctx, brokers, topic, ids[topic], "interval: 1h\nwindow: 1h\nidle_timeout: 0s\nstate_topic: "+topic+"_janelas\n"+extra)
+	return stateMember(t, ctx, brokers, topic, ids[topic], 0, "interval: 1h\nwindow: 1h\nidle_timeout: 0s\nstate_topic: "+topic+"_janelas\n"+extra)
 }
 
 // stateMember is a member of group g, from the sales_aggregate config yaml,
-// that owns partition 0 of topic (whose ID is id); closed with the test.
-func stateMember(t *testing.T, ctx context.Context, brokers, topic string, id [16]byte, yaml string) (*salesAggregate, kafka.Start) {
+// that owns partition 0 of topic (whose ID is id), its input's
+// checkpoint_limit checkpointLimit (0: not known); closed with the test.
+func stateMember(t *testing.T, ctx context.Context, brokers, topic string, id [16]byte, checkpointLimit int, yaml string) (*salesAggregate, kafka.Start) {
 	t.Helper()
 	mgr := service.MockResources()
-	kafka.RegisterInput(mgr, &kafka.InputInfo{Group: "g", Topics: []string{topic}, ConnOpts: []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...)}})
+	kafka.RegisterInput(mgr, &kafka.InputInfo{Group: "g", Topics: []string{topic}, ConnOpts: []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...)}, CheckpointLimit: checkpointLimit})
 	conf, err := aggregateSpec().ParseYAML(yaml, nil)
 	require.NoError(t, err)
 	b, err := newSalesAggregateFromConfig(conf, mgr)

@@ -376,7 +376,7 @@ func newFranzReaderFromConfig(conf *service.ParsedConfig, mgr *service.Resources
 	}
 
 	r.clientOpts = opts
-	RegisterInput(mgr, &InputInfo{Group: r.group, Topics: topics, ConnOpts: connOpts, HighWatermarks: r.marks})
+	RegisterInput(mgr, &InputInfo{Group: r.group, Topics: topics, ConnOpts: connOpts, HighWatermarks: r.marks, CheckpointLimit: limit})
 	return r, nil
 }
 

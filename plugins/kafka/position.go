@@ -88,6 +88,10 @@ type InputInfo struct {
 	ConnOpts []kgo.Opt
 	// HighWatermarks are those of the partitions the input fetches.
 	HighWatermarks *HighWatermarks
+	// CheckpointLimit is checkpoint_limit: from this many records of a
+	// partition handed over and not acknowledged on, the input hands over
+	// no more of it (0: not known).
+	CheckpointLimit int
 }
 
 // rendezvous joins the input and a PartitionOwner of one stream, whichever
