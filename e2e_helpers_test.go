@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -58,6 +59,29 @@ func consumeEnv(brokers, topic, group string) map[string]string {
 		"CONSUME_HTTP_ADDRESS": "127.0.0.1:0",
 		"LOG_LEVEL":            "WARN",
 	}
+}
+
+// waitOwnsAll waits for a snapshot of cons listing n partitions, each with
+// an owner (dono): the consumer has joined its group and been assigned them.
+func waitOwnsAll(t *testing.T, cons *kafkatest.Process, n int) {
+	t.Helper()
+	_, _, err := cons.WaitSnapshot(2*time.Minute, 0, func(s kafkatest.Snapshot) bool {
+		var doc struct {
+			Particoes []struct {
+				Dono string `json:"dono"`
+			} `json:"particoes"`
+		}
+		if json.Unmarshal([]byte(s.Line), &doc) != nil || len(doc.Particoes) != n {
+			return false
+		}
+		for _, p := range doc.Particoes {
+			if p.Dono == "" {
+				return false
+			}
+		}
+		return true
+	})
+	require.NoError(t, err, "the consumer did not own the %d partitions", n)
 }
 
 // startConfig runs vendas-connect -c config.

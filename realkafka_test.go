@@ -41,6 +41,11 @@ func TestBrokerCrashMidProduceAndConsume(t *testing.T) {
 	kafkatest.CreateNamedTopic(t, brokers, topic+"_dlq", 1)
 	group := "broker-crash-" + topic
 	cons := startConfig(t, "consume", kafkatest.ConfigPath("consume.yaml"), consumeEnv(brokers, topic, group))
+	// The producer starts once the consumer owns every partition: a broker
+	// just started, on a loaded machine, took 10 s to give the group its
+	// coordinator, and the producer had ended before the consumer counted
+	// enough for the first crash.
+	waitOwnsAll(t, cons, 6)
 	// 5 000 orders/s: the producer is still at it when the broker dies.
 	prod := startConfig(t, "produce", kafkatest.ConfigPath("produce.yaml"), produceEnv(brokers, topic, orders, "5000", seed))
 
