@@ -925,12 +925,11 @@ func paceDue(maxPending int, input *kafka.InputInfo) int {
 
 // pace waits, after a write that started at start, until commit_period has
 // passed since then, so that a fast input makes fewer, larger writes: each
-// costs the broker as much CPU as reading thousands of orders, on the cores
-// the consumer shares with it. It returns sooner once paceDue records wait
-// for a write (the input would soon wait for room), when a
-// write is urgent (the input waits for room, a partition was revoked, a
-// state must be written again over another member's), when the input ended,
-// and when the buffer stops.
+// costs the broker CPU, on cores it may share with the consumer. It returns
+// sooner once paceDue records wait for a write, when a write is urgent (the
+// input waits for room, a partition was revoked, a state must be written
+// again over another member's), when the input ends and when the buffer
+// stops (endCh and stopCommit, closed for good).
 func (b *salesAggregate) pace(start time.Time) {
 	wait := b.commitPeriod - time.Since(start)
 	if wait <= 0 {
@@ -940,7 +939,7 @@ func (b *salesAggregate) pace(start time.Time) {
 	defer timer.Stop()
 	for {
 		b.mu.Lock()
-		due := b.urgent || b.endOfInput || b.closed || b.pendingN >= b.paceDue
+		due := b.urgent || b.pendingN >= b.paceDue
 		b.mu.Unlock()
 		if due {
 			return
